@@ -1,0 +1,18 @@
+// The shape of a command module: one file per command in src/commands/, each exporting a
+// CommandSpec. src/commands/index.ts maps names to specs; help text and dispatch come from it.
+import type { Argv } from 'yargs';
+
+export interface CommandSpec {
+  /** The name after `halo-`, e.g. 'world' for halo-world. */
+  name: string;
+  /** One line for the README and `halo --help`. */
+  summary: string;
+  /** Declares flags, positional arguments and subcommands (yargs builder). */
+  build: (y: Argv) => Argv;
+  /**
+   * Runs the command with parsed arguments; throws HaloError/UsageError on failure.
+   * Commands made of subcommands (`halo-world prompts|render`) leave it out and attach the
+   * subcommands' handlers in `build` instead.
+   */
+  run?: (args: Record<string, unknown>) => Promise<void>;
+}

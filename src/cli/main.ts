@@ -1,0 +1,74 @@
+// Entry point of every bin/halo-* shim: parses flags for one command (from the map in
+// src/commands/index.ts), runs it, and turns errors into exit codes (0 ok, 1 data or runtime
+// error, 2 usage). A closed stdout (`| head`) ends the command quietly with exit 0.
+import yargs, { type Argv } from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { COMMANDS } from '../commands/index.js';
+import { HaloError, UsageError } from './errors.js';
+
+function quietOnClosedStdout(): void {
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
+}
+
+function fail(prog: string, e: unknown): never {
+  if (e instanceof HaloError) {
+    process.stderr.write(`${prog}: ${e.message}\n`);
+    process.exit(e.exitCode);
+  }
+  process.stderr.write(`${prog}: internal error: ${(e as Error)?.stack ?? String(e)}\n`);
+  process.exit(1);
+}
+
+/** Build the yargs parser for one command. */
+export function parserFor(name: string, argv: string[]): Argv {
+  const spec = COMMANDS.find((c) => c.name === name);
+  if (!spec) throw new UsageError(`unknown command '${name}'`);
+  const prog = `halo-${name}`;
+  return spec
+    .build(yargs(argv).scriptName(prog).usage(`${prog}: ${spec.summary}`))
+    .strict()
+    .help()
+    .version(false)
+    .wrap(Math.min(100, process.stdout.columns ?? 100))
+    .fail((msg, err) => {
+      if (err) throw err;
+      throw new UsageError(msg);
+    });
+}
+
+/** Run command `name` with the process arguments. */
+export async function main(name: string): Promise<void> {
+  quietOnClosedStdout();
+  const prog = `halo-${name}`;
+  const spec = COMMANDS.find((c) => c.name === name);
+  if (!spec) fail('halo', new UsageError(`unknown command '${name}'`));
+  try {
+    const args = (await parserFor(name, hideBin(process.argv)).parseAsync()) as Record<string, unknown>;
+    if (args.help) return;
+    // A subcommand's handler runs inside yargs; a command without subcommands runs here.
+    if (spec.run) await spec.run(args);
+  } catch (e) {
+    fail(prog, e);
+  }
+}
+
+/** `halo`: lists the commands (the same map the shims dispatch from), or runs `halo NAME ...`. */
+export async function umbrella(): Promise<void> {
+  const [first, ...rest] = hideBin(process.argv);
+  const spec = COMMANDS.find((c) => c.name === first);
+  if (spec) {
+    process.argv = [process.argv[0]!, `halo-${first}`, ...rest];
+    return main(spec.name);
+  }
+  const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 6;
+  const lines = COMMANDS.map((c) => `  ${`halo-${c.name}`.padEnd(width)}${c.summary}`);
+  const text = `halo: HALO post-training toolkit (video- and patch-level rewards, Gran-DPO)\n\ncommands:\n${lines.join('\n')}\n\nRun 'halo-NAME --help' (or 'halo NAME --help') for a command's flags.\n`;
+  if (first && first !== '--help' && first !== '-h') {
+    process.stderr.write(`halo: unknown command '${first}'\n\n${text}`);
+    process.exit(2);
+  }
+  process.stdout.write(text);
+}

@@ -1,0 +1,5 @@
+// The command map: every halo-* command, in pipeline order. bin/ shims, `halo --help` and the
+// README's command list all come from here (a test checks that they agree).
+import type { CommandSpec } from '../cli/command.js';
+
+export const COMMANDS: CommandSpec[] = [];
