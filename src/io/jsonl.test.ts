@@ -48,13 +48,18 @@ test('--skip-invalid warns and goes on', async (t) => {
   t.regex(warnings[0]!, /<stdin>:1: prompt/);
 });
 
-test('records from a file resolve media relative to the file folder', async (t) => {
+test('records from a file get media paths rebased from the file folder to the current directory', async (t) => {
   const dir = await tempDir();
   const file = path.join(dir, 'p.jsonl');
-  await writeFile(file, '{"id":"a","prompt":"x"}\n');
+  const rec = { id: 'a', prompt: 'x', video: 'v/a.mp4', patches: { dir: 'patches/a', storyboards: ['patches/a/0.png', '/abs/1.png'] }, win: { video: 'w.mp4' } };
+  await writeFile(file, JSON.stringify(rec) + '\n');
   const [r] = await collect(readRecords([file], PromptRecord));
-  t.is(r!.dir, dir);
+  t.is(r!.dir, process.cwd());
   t.is(r!.place.source, file);
+  const rel = (p: string) => path.relative(process.cwd(), path.join(dir, p));
+  t.is(r!.record.video, rel('v/a.mp4'));
+  t.deepEqual(r!.record.patches, { dir: rel('patches/a'), storyboards: [rel('patches/a/0.png'), '/abs/1.png'] });
+  t.is((r!.record.win as { video: string }).video, rel('w.mp4'));
 });
 
 test('bad input: a missing input file is a clear error', async (t) => {

@@ -8,11 +8,15 @@ import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import type { z } from 'zod';
 import { DataError, HaloError, type Place } from '../cli/errors.js';
+import { rebaseMedia } from './rebase.js';
 import { inShard, type Shard } from './shard.js';
 
 export const STDIN = '<stdin>';
 
-/** A validated record with where it came from. `dir` resolves the record's relative media paths. */
+/**
+ * A validated record with where it came from. Its relative media paths have been rebased to the
+ * current directory (src/io/rebase.ts), and `dir` (the current directory) resolves them.
+ */
 export interface Located<T> {
   record: T;
   place: Place;
@@ -77,7 +81,8 @@ export async function* readRecords<S extends z.ZodType>(
   let index = 0;
   for (const source of list) {
     const name = source === '-' ? STDIN : source;
-    const dir = source === '-' ? process.cwd() : path.dirname(path.resolve(source));
+    const fileDir = source === '-' ? process.cwd() : path.dirname(path.resolve(source));
+    const dir = process.cwd();
     let line = 0;
     for await (const text of linesOf(source, stdin)) {
       line += 1;
@@ -94,7 +99,7 @@ export async function* readRecords<S extends z.ZodType>(
         if (value === null || typeof value !== 'object' || Array.isArray(value)) {
           throw new DataError(place, undefined, 'expected a JSON object');
         }
-        record = validate(schema, value, place);
+        record = validate(schema, rebaseMedia(value, fileDir, dir), place);
       } catch (e) {
         if (options.skipInvalid && e instanceof DataError) {
           warn(`${e.message} (skipped)`);
