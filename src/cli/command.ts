@@ -7,6 +7,11 @@ export interface CommandSpec {
   name: string;
   /** One line for the README and `halo --help`. */
   summary: string;
+  /**
+   * Positional arguments of a command with `run`, in yargs syntax (default '[inputs..]': record
+   * or media files, stdin when none). Describe them with `.positional()` in `build`.
+   */
+  positionals?: string;
   /** Declares flags, positional arguments and subcommands (yargs builder). */
   build: (y: Argv) => Argv;
   /**

@@ -27,8 +27,13 @@ export function parserFor(name: string, argv: string[]): Argv {
   const spec = COMMANDS.find((c) => c.name === name);
   if (!spec) throw new UsageError(`unknown command '${name}'`);
   const prog = `halo-${name}`;
-  return spec
-    .build(yargs(argv).scriptName(prog).usage(`${prog}: ${spec.summary}`))
+  const base = yargs(argv).scriptName(prog);
+  // A command with `run` is yargs' default command, so that its positionals are declared;
+  // a command of subcommands declares them in `build`.
+  const withSpec = spec.run
+    ? base.command(`$0 ${spec.positionals ?? '[inputs..]'}`, spec.summary, (y) => spec.build(y))
+    : spec.build(base.usage(`${prog}: ${spec.summary}`));
+  return withSpec
     .strict()
     .help()
     .version(false)

@@ -18,7 +18,7 @@ export function readOptions(args: Record<string, unknown>): ReadOptions {
 
 /** Input files from the positional `inputs` (none or '-' = stdin). */
 export function inputsOf(args: Record<string, unknown>): string[] {
-  const v = args.inputs;
+  const v = args.inputs ?? args._;
   if (Array.isArray(v)) return v.map(String);
   if (typeof v === 'string') return [v];
   return [];

@@ -1,5 +1,8 @@
 // The command map: every halo-* command, in pipeline order. bin/ shims, `halo --help` and the
 // README's command list all come from here (a test checks that they agree).
 import type { CommandSpec } from '../cli/command.js';
+import { pairsCommand } from './pairs.js';
 
-export const COMMANDS: CommandSpec[] = [];
+export const COMMANDS: CommandSpec[] = [
+  pairsCommand,
+];

@@ -115,3 +115,11 @@ export const PairRecord = z.looseObject({
 export type PairRecord = z.infer<typeof PairRecord>;
 
 export { ASPECTS, SCORE_KEYS };
+
+/** What halo-pairs reads: a sample with reward-model scores or teacher labels (or both). */
+export const RewardedRecord = SampleRecord.extend({
+  scores: Scores.optional(),
+  labels: Labels.optional(),
+  patches: PatchGeometry.optional(),
+});
+export type RewardedRecord = z.infer<typeof RewardedRecord>;
