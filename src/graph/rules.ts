@@ -1,0 +1,370 @@
+// The table of reverse-mode gradient rules, one per ONNX op. In: the forward node, its input and output
+// values, and the gradients of its outputs. Out: gradients of the inputs that need one, built from
+// ordinary ONNX ops with the same builder (so float32 and float64 graphs both work).
+
+import { GraphBuilder } from './builder.js';
+import { Node, Value } from './ir.js';
+import { convGeometry, getFloat, getInt, getInts, getString, normAxis, reduceAxes, sliceBounds } from './infer.js';
+import { Tensor, numel, toNumbers } from './tensor.js';
+
+export interface GradContext {
+  g: GraphBuilder;
+  node: Node;
+  inputs: (Value | undefined)[];
+  outputs: Value[];
+  /** Gradient of each output (undefined: zero). */
+  grads: (Value | undefined)[];
+  /** Which inputs need a gradient. */
+  needs: boolean[];
+  constant(i: number): Tensor | undefined;
+}
+
+export type GradRule = (c: GradContext) => (Value | undefined)[];
+
+/** Ops whose outputs carry no gradient (piecewise constant, or integer/bool results). */
+export const NON_DIFFERENTIABLE = new Set([
+  'Shape', 'Size', 'ConstantOfShape', 'Constant', 'Floor', 'Ceil', 'Round', 'Sign', 'ArgMax', 'ArgMin',
+  'Greater', 'Less', 'GreaterOrEqual', 'LessOrEqual', 'Equal', 'And', 'Or', 'Xor', 'Not', 'IsNaN', 'IsInf',
+  'Range', 'OneHot', 'RandomNormal', 'RandomUniform', 'RandomNormalLike', 'RandomUniformLike',
+]);
+
+/** Sum a gradient over the axes that broadcasting added or stretched, back to `shape`. */
+export function unbroadcast(g: GraphBuilder, grad: Value, shape: readonly number[]): Value {
+  if (grad.shape.join() === shape.join()) return grad;
+  const r = grad.shape.length;
+  const off = r - shape.length;
+  const axes: number[] = [];
+  for (let i = 0; i < r; i++) {
+    if (i < off) axes.push(i);
+    else if (shape[i - off] === 1 && grad.shape[i] !== 1) axes.push(i);
+  }
+  const summed = axes.length ? g.reduceSum(grad, axes, true) : grad;
+  return g.reshape(summed, [...shape]);
+}
+
+function first(c: GradContext): Value {
+  const d = c.grads[0];
+  if (!d) throw new Error('no output gradient');
+  return d;
+}
+function inp(c: GradContext, i: number): Value {
+  const v = c.inputs[i];
+  if (!v) throw new Error(`missing input ${i}`);
+  return v;
+}
+const only0 = (v: Value | undefined) => [v];
+
+const swapLast = (r: number) => [...Array.from({ length: r - 2 }, (_, i) => i), r - 1, r - 2];
+
+function matmulGrad(c: GradContext): (Value | undefined)[] {
+  const { g } = c;
+  const a = inp(c, 0);
+  const b = inp(c, 1);
+  const dy = first(c);
+  if (a.shape.length < 2 || b.shape.length < 2) throw new Error(`MatMul gradient needs rank ≥ 2 inputs, got [${a.shape}] and [${b.shape}]`);
+  let da: Value | undefined;
+  let db: Value | undefined;
+  const K = a.shape[a.shape.length - 1];
+  const N = b.shape[b.shape.length - 1];
+  if (c.needs[0]) {
+    if (b.shape.length === 2) {
+      // (…, M, N) @ (K, N)^T as one Gemm over the flattened rows
+      const d2 = g.reshape(dy, [-1, N]);
+      da = g.reshape(g.gemm(d2, b, null, { transB: true }), [...dy.shape.slice(0, -1), K]);
+      da = unbroadcast(g, da, a.shape);
+    } else da = unbroadcast(g, g.matmul(dy, g.transpose(b, swapLast(b.shape.length))), a.shape);
+  }
+  if (c.needs[1]) {
+    if (b.shape.length === 2) {
+      // Σ over all leading axes of Aᵀ dY, as one Gemm with transA
+      db = g.gemm(g.reshape(a, [-1, K]), g.reshape(dy, [-1, N]), null, { transA: true });
+    } else db = unbroadcast(g, g.matmul(g.transpose(a, swapLast(a.shape.length)), dy), b.shape);
+  }
+  return [da, db];
+}
+
+function gemmGrad(c: GradContext): (Value | undefined)[] {
+  const { g, node } = c;
+  const a = inp(c, 0);
+  const b = inp(c, 1);
+  const dy = first(c);
+  const alpha = getFloat(node, 'alpha', 1);
+  const beta = getFloat(node, 'beta', 1);
+  const tA = getInt(node, 'transA', 0) === 1;
+  const tB = getInt(node, 'transB', 0) === 1;
+  const mm = (x: Value, y: Value, transA: boolean, transB: boolean) => g.gemm(x, y, null, { alpha, transA, transB });
+  let da: Value | undefined;
+  let db: Value | undefined;
+  if (c.needs[0]) da = !tA ? (!tB ? mm(dy, b, false, true) : mm(dy, b, false, false)) : !tB ? mm(b, dy, false, true) : mm(b, dy, true, true);
+  if (c.needs[1]) db = !tB ? (!tA ? mm(a, dy, true, false) : mm(a, dy, false, false)) : !tA ? mm(dy, a, true, false) : mm(dy, a, true, true);
+  let dc: Value | undefined;
+  if (c.inputs[2] && c.needs[2]) {
+    dc = unbroadcast(g, dy, inp(c, 2).shape);
+    if (beta !== 1) dc = g.mul(dc, beta);
+  }
+  return [da, db, dc];
+}
+
+function layerNormGrad(c: GradContext): (Value | undefined)[] {
+  const { g, node } = c;
+  const x = inp(c, 0);
+  const scale = inp(c, 1);
+  const dy = c.grads[0];
+  if (c.grads[1] || c.grads[2]) throw new Error('gradients through LayerNormalization Mean/InvStdDev outputs are not supported');
+  if (!dy) return [];
+  const r = x.shape.length;
+  const axis = normAxis(node, getInt(node, 'axis', -1), r);
+  const eps = getFloat(node, 'epsilon', 1e-5);
+  const norm = Array.from({ length: r - axis }, (_, i) => axis + i);
+  // recompute the statistics from primitives (ORT's Mean/InvStdDev outputs are float32 only)
+  const mean = g.reduceMean(x, norm, true);
+  const xc = g.sub(x, mean);
+  const variance = g.reduceMean(g.mul(xc, xc), norm, true);
+  const rstd = g.reciprocal(g.sqrt(g.add(variance, eps)));
+  const xhat = g.mul(xc, rstd);
+  let dx: Value | undefined;
+  if (c.needs[0]) {
+    const dxhat = g.mul(dy, scale);
+    const m1 = g.reduceMean(dxhat, norm, true);
+    const m2 = g.reduceMean(g.mul(dxhat, xhat), norm, true);
+    dx = g.mul(rstd, g.sub(g.sub(dxhat, m1), g.mul(xhat, m2)));
+  }
+  const dscale = c.needs[1] ? unbroadcast(g, g.mul(dy, xhat), scale.shape) : undefined;
+  const db = c.inputs[2] && c.needs[2] ? unbroadcast(g, dy, inp(c, 2).shape) : undefined;
+  return [dx, dscale, db];
+}
+
+function reduceGrad(mean: boolean, square: boolean): GradRule {
+  return (c) => {
+    const { g, node } = c;
+    const x = inp(c, 0);
+    const dy = first(c);
+    const axes = reduceAxes({ node, inputs: c.inputs, constant: c.constant, opset: g.opset }, x.shape.length);
+    const keepShape = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
+    let dx = g.expand(g.reshape(dy, keepShape), [...x.shape]);
+    if (mean) dx = g.mul(dx, 1 / numel(axes.map((a) => x.shape[a])));
+    if (square) dx = g.mul(dx, g.mul(x, 2));
+    return [dx];
+  };
+}
+
+function convGrad(c: GradContext): (Value | undefined)[] {
+  const { g, node } = c;
+  const x = inp(c, 0);
+  const w = inp(c, 1);
+  const dy = first(c);
+  const nsp = w.shape.length - 2;
+  const kernel = w.shape.slice(2);
+  const geo = convGeometry(node, x.shape, kernel);
+  const group = getInt(node, 'group', 1);
+  let dx: Value | undefined;
+  let dw: Value | undefined;
+  let db: Value | undefined;
+  if (c.needs[0]) {
+    // the transposed convolution maps dY back onto X's grid; output_padding restores dropped rows
+    const outPad = kernel.map((k, i) => x.shape[2 + i] - (geo.strides[i] * (dy.shape[2 + i] - 1) + (k - 1) * geo.dil[i] + 1 - geo.pads[i] - geo.pads[i + nsp]));
+    dx = g.convTranspose(dy, w, { strides: geo.strides, pads: geo.pads, dilations: geo.dil, group, outputPadding: outPad });
+  }
+  if (c.needs[1]) {
+    if (group !== 1) throw new Error(`weight gradient for group=${group} is not supported`);
+    if (geo.dil.some((d) => d !== 1)) throw new Error(`weight gradient for dilations [${geo.dil}] is not supported`);
+    // dW[o,i,k] = Σ_n,p X[n,i,p·s+k−pad] dY[n,o,p]: a convolution of Xᵀ (channels as batch) with dYᵀ,
+    // dilated by the forward stride; the result is cropped to the kernel size
+    const perm = [1, 0, ...Array.from({ length: nsp }, (_, i) => 2 + i)];
+    const xt = g.transpose(x, perm);
+    const dyt = g.transpose(dy, perm);
+    let r = g.conv(xt, dyt, null, { strides: Array(nsp).fill(1), pads: geo.pads, dilations: geo.strides });
+    if (r.shape.slice(2).some((d, i) => d !== kernel[i])) r = g.slice(r, Array(nsp).fill(0), kernel, Array.from({ length: nsp }, (_, i) => 2 + i));
+    dw = g.transpose(r, perm);
+  }
+  if (c.inputs[2] && c.needs[2]) db = g.reduceSum(dy, [0, ...Array.from({ length: nsp }, (_, i) => 2 + i)], false);
+  return [dx, dw, db];
+}
+
+function sliceGrad(c: GradContext): (Value | undefined)[] {
+  const { g } = c;
+  const x = inp(c, 0);
+  const dy = first(c);
+  const r = x.shape.length;
+  const num = (i: number) => toNumbers(c.constant(i)!);
+  const starts = num(1);
+  const ends = num(2);
+  const axes = c.inputs[3] ? num(3).map((a) => (a < 0 ? a + r : a)) : starts.map((_, i) => i);
+  const steps = c.inputs[4] ? num(4) : starts.map(() => 1);
+  const pads = Array(2 * r).fill(0);
+  axes.forEach((a, i) => {
+    if (steps[i] !== 1) throw new Error(`Slice gradient supports step 1 only, got ${steps[i]} on axis ${a}`);
+    const b = sliceBounds(x.shape[a], starts[i], ends[i], steps[i]);
+    pads[a] = b.start;
+    pads[a + r] = x.shape[a] - b.start - b.count;
+  });
+  return [g.pad(dy, pads)];
+}
+
+function padGrad(c: GradContext): (Value | undefined)[] {
+  const { g, node } = c;
+  const x = inp(c, 0);
+  if (getString(node, 'mode', 'constant') !== 'constant') throw new Error('Pad gradient supports mode constant only');
+  const r = x.shape.length;
+  const pads = toNumbers(c.constant(1)!);
+  const axes = c.inputs[3] ? toNumbers(c.constant(3)!).map((a) => (a < 0 ? a + r : a)) : x.shape.map((_, i) => i);
+  const starts = axes.map((_, i) => pads[i]);
+  const ends = axes.map((a, i) => pads[i] + x.shape[a]);
+  return [g.slice(first(c), starts, ends, axes)];
+}
+
+function gatherGrad(c: GradContext): (Value | undefined)[] {
+  const { g, node } = c;
+  const x = inp(c, 0);
+  const ind = inp(c, 1);
+  const dy = first(c);
+  const axis = normAxis(node, getInt(node, 'axis', 0), x.shape.length);
+  const ik = ind.shape.length;
+  // move the gathered axis (in x) and the index axes (in dY) to the front, scatter-add, move back
+  const xr = x.shape.length;
+  const dyPerm = [...Array.from({ length: ik }, (_, i) => axis + i), ...Array.from({ length: axis }, (_, i) => i), ...Array.from({ length: xr - axis - 1 }, (_, i) => axis + ik + i)];
+  const dyt = g.transpose(dy, dyPerm);
+  const front = [x.shape[axis], ...x.shape.slice(0, axis), ...x.shape.slice(axis + 1)];
+  const idx = g.unsqueeze(ind.dtype === 'int64' ? ind : g.cast(ind, 'int64'), [-1]);
+  const zeros = g.fill(front, 0, x.dtype);
+  const scattered = g.op('ScatterND', [zeros, idx, dyt], { reduction: { type: 'string', value: 'add' } });
+  const back = [...Array.from({ length: axis }, (_, i) => i + 1), 0, ...Array.from({ length: xr - axis - 1 }, (_, i) => axis + 1 + i)];
+  return [g.transpose(scattered, back), undefined];
+}
+
+export const GRAD_RULES: Record<string, GradRule> = {
+  Identity: (c) => [first(c)],
+  Add: (c) => [c.needs[0] ? unbroadcast(c.g, first(c), inp(c, 0).shape) : undefined, c.needs[1] ? unbroadcast(c.g, first(c), inp(c, 1).shape) : undefined],
+  Sub: (c) => [c.needs[0] ? unbroadcast(c.g, first(c), inp(c, 0).shape) : undefined, c.needs[1] ? unbroadcast(c.g, c.g.neg(first(c)), inp(c, 1).shape) : undefined],
+  Sum: (c) => c.inputs.map((v, i) => (c.needs[i] ? unbroadcast(c.g, first(c), v!.shape) : undefined)),
+  Mul: (c) => {
+    const [a, b] = [inp(c, 0), inp(c, 1)];
+    return [c.needs[0] ? unbroadcast(c.g, c.g.mul(first(c), b), a.shape) : undefined, c.needs[1] ? unbroadcast(c.g, c.g.mul(first(c), a), b.shape) : undefined];
+  },
+  Div: (c) => {
+    const [a, b] = [inp(c, 0), inp(c, 1)];
+    const dy = first(c);
+    return [
+      c.needs[0] ? unbroadcast(c.g, c.g.div(dy, b), a.shape) : undefined,
+      c.needs[1] ? unbroadcast(c.g, c.g.neg(c.g.div(c.g.mul(dy, c.outputs[0]), b)), b.shape) : undefined,
+    ];
+  },
+  Neg: (c) => [c.g.neg(first(c))],
+  Pow: (c) => {
+    const { g } = c;
+    const [a, b] = [inp(c, 0), inp(c, 1)];
+    const dy = first(c);
+    let da: Value | undefined;
+    if (c.needs[0]) {
+      const bc = c.constant(1);
+      let local: Value;
+      if (bc && numel(bc.shape) === 1) {
+        const e = toNumbers(bc)[0];
+        local = e === 2 ? g.mul(a, 2) : e === 1 ? g.fill(a.shape, 1, a.dtype) : g.mul(g.pow(a, g.scalar(e - 1, b.dtype)), e);
+      } else local = g.mul(g.pow(a, g.sub(b, g.lift(1, b))), g.cast(b, a.dtype));
+      da = unbroadcast(g, g.mul(dy, local), a.shape);
+    }
+    const db = c.needs[1] ? unbroadcast(g, g.mul(dy, g.mul(c.outputs[0], g.log(a))), b.shape) : undefined;
+    return [da, db];
+  },
+  Sqrt: (c) => [c.g.div(c.g.mul(first(c), 0.5), c.outputs[0])],
+  Exp: (c) => [c.g.mul(first(c), c.outputs[0])],
+  Log: (c) => [c.g.div(first(c), inp(c, 0))],
+  Reciprocal: (c) => [c.g.neg(c.g.mul(first(c), c.g.mul(c.outputs[0], c.outputs[0])))],
+  Abs: (c) => [c.g.mul(first(c), c.g.op('Sign', [inp(c, 0)]))],
+  Tanh: (c) => {
+    const y = c.outputs[0];
+    return [c.g.mul(first(c), c.g.sub(1, c.g.mul(y, y)))];
+  },
+  Sigmoid: (c) => {
+    const y = c.outputs[0];
+    return [c.g.mul(first(c), c.g.mul(y, c.g.sub(1, y)))];
+  },
+  Relu: (c) => [c.g.where(c.g.greater(inp(c, 0), 0), first(c), 0)],
+  Erf: (c) => {
+    const x = inp(c, 0);
+    return [c.g.mul(first(c), c.g.mul(c.g.exp(c.g.neg(c.g.mul(x, x))), 2 / Math.sqrt(Math.PI)))];
+  },
+  Swish: (c) => {
+    // y = x·σ(αx); dy/dx = σ(αx)·(1 + αx·(1 − σ(αx)))
+    const { g } = c;
+    const x = inp(c, 0);
+    const alpha = getFloat(c.node, 'alpha', 1);
+    const ax = alpha === 1 ? x : g.mul(x, alpha);
+    const s = g.sigmoid(ax);
+    return [g.mul(first(c), g.mul(s, g.add(g.mul(ax, g.sub(1, s)), 1)))];
+  },
+  Gelu: (c) => {
+    const { g } = c;
+    const x = inp(c, 0);
+    if (getString(c.node, 'approximate', 'none') === 'tanh') {
+      const k = Math.sqrt(2 / Math.PI);
+      const x2 = g.mul(x, x);
+      const t = g.tanh(g.mul(g.mul(x, g.add(g.mul(x2, 0.044715), 1)), k));
+      const left = g.mul(g.add(t, 1), 0.5);
+      const right = g.mul(g.mul(g.mul(x, 0.5), g.sub(1, g.mul(t, t))), g.mul(g.add(g.mul(x2, 3 * 0.044715), 1), k));
+      return [g.mul(first(c), g.add(left, right))];
+    }
+    const cdf = g.mul(g.add(g.erf(g.mul(x, Math.SQRT1_2)), 1), 0.5);
+    const pdf = g.mul(g.exp(g.mul(g.mul(x, x), -0.5)), 1 / Math.sqrt(2 * Math.PI));
+    return [g.mul(first(c), g.add(cdf, g.mul(x, pdf)))];
+  },
+  Softmax: (c) => {
+    const { g } = c;
+    const y = c.outputs[0];
+    const axis = normAxis(c.node, getInt(c.node, 'axis', -1), y.shape.length);
+    const dyy = g.mul(first(c), y);
+    return [g.sub(dyy, g.mul(y, g.reduceSum(dyy, [axis], true)))];
+  },
+  LogSoftmax: (c) => {
+    const { g } = c;
+    const y = c.outputs[0];
+    const axis = normAxis(c.node, getInt(c.node, 'axis', -1), y.shape.length);
+    const dy = first(c);
+    return [g.sub(dy, g.mul(g.exp(y), g.reduceSum(dy, [axis], true)))];
+  },
+  MatMul: matmulGrad,
+  Gemm: gemmGrad,
+  LayerNormalization: layerNormGrad,
+  ReduceSum: reduceGrad(false, false),
+  ReduceMean: reduceGrad(true, false),
+  ReduceSumSquare: reduceGrad(false, true),
+  Reshape: (c) => [c.g.reshape(first(c), [...inp(c, 0).shape])],
+  Flatten: (c) => [c.g.reshape(first(c), [...inp(c, 0).shape])],
+  Squeeze: (c) => [c.g.reshape(first(c), [...inp(c, 0).shape])],
+  Unsqueeze: (c) => [c.g.reshape(first(c), [...inp(c, 0).shape])],
+  Transpose: (c) => {
+    const r = inp(c, 0).shape.length;
+    const perm = getInts(c.node, 'perm') ?? Array.from({ length: r }, (_, i) => r - 1 - i);
+    const inv = Array(r);
+    perm.forEach((p, i) => (inv[p] = i));
+    return [c.g.transpose(first(c), inv)];
+  },
+  Concat: (c) => {
+    const axis = normAxis(c.node, getInt(c.node, 'axis'), inp(c, 0).shape.length);
+    const parts = c.g.split(first(c), c.inputs.map((v) => v!.shape[axis]), axis);
+    return parts.map((p, i) => (c.needs[i] ? p : undefined));
+  },
+  Split: (c) => {
+    const x = inp(c, 0);
+    const axis = normAxis(c.node, getInt(c.node, 'axis', 0), x.shape.length);
+    const parts = c.outputs.map((o, i) => c.grads[i] ?? c.g.fill(o.shape, 0, o.dtype));
+    return [c.g.concat(parts, axis)];
+  },
+  Slice: sliceGrad,
+  Pad: padGrad,
+  Gather: gatherGrad,
+  Expand: (c) => [unbroadcast(c.g, first(c), inp(c, 0).shape)],
+  Where: (c) => {
+    const { g } = c;
+    const cond = inp(c, 0);
+    const dy = first(c);
+    return [
+      undefined,
+      c.needs[1] ? unbroadcast(g, g.where(cond, dy, 0), inp(c, 1).shape) : undefined,
+      c.needs[2] ? unbroadcast(g, g.where(cond, 0, dy), inp(c, 2).shape) : undefined,
+    ];
+  },
+  Cast: (c) => only0(c.g.cast(first(c), inp(c, 0).dtype)),
+  Conv: convGrad,
+};
