@@ -2,7 +2,9 @@
 // README's command list all come from here (a test checks that they agree).
 import type { CommandSpec } from '../cli/command.js';
 import { pairsCommand } from './pairs.js';
+import { patchifyCommand } from './patchify.js';
 
 export const COMMANDS: CommandSpec[] = [
+  patchifyCommand,
   pairsCommand,
 ];

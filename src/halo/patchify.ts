@@ -1,0 +1,304 @@
+// halo-patchify's library: sample records (or video files) in, the same records with their patch
+// geometry out. Each video is decoded once (one ffmpeg process), cut into a grid of
+// spatiotemporal patches (src/halo/patches.ts), and each patch's storyboard PNG (and optionally
+// its clip) is written under `<out>/patches/<sample_id>/`, whole folder at a time (built in a
+// temporary folder, then renamed into place). A manifest (patches.json) and its `.done` key
+// (video content hash + settings) let re-runs reuse the folder without decoding.
+// Videos are processed `jobs` at a time; records come out in input order; memory stays flat.
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { DataError, HaloError, type Place } from '../cli/errors.js';
+import { ensureDir, isDone, markDone } from '../io/atomic.js';
+import { readRecords, recordPath, resolveMedia, type ReadOptions } from '../io/jsonl.js';
+import { inShard } from '../io/shard.js';
+import { encodePng, storyboard, autoScale } from '../media/image.js';
+import { MediaError, looksLikeVideo, readVideo, resolveFfmpeg, writeCrops, type Video } from '../media/video.js';
+import { SampleRecord, type PatchGeometry } from '../records/schemas.js';
+import { orderedMap } from './ordered.js';
+import { GridError, cutPatch, patchLayout, type GridSpec, type PatchLayout, type Triple } from './patches.js';
+
+/** Bumped when the artifacts' format changes, so old folders are redone. */
+export const PATCHIFY_VERSION = 'patchify@1';
+
+/** How videos are sampled before cutting; stored in records so later stages decode alike. */
+export interface Sampling {
+  /** Keep this many frames, evenly spaced over the video. */
+  frames?: number;
+  /** Resample to this frame rate first. */
+  fps?: number;
+  /** Scale frames to [height, width] first. */
+  size?: [number, number];
+}
+
+export interface PatchifySettings {
+  spec: GridSpec;
+  sampling: Sampling;
+  /** Storyboard upscale factor (default: patch's longer side ≥ 64 px). */
+  scale?: number;
+  /** Also write each patch as a lossless clip. */
+  clips: boolean;
+}
+
+export interface PatchifyOptions extends PatchifySettings {
+  out: string;
+  jobs: number;
+  force: boolean;
+  /** Prompt of records made for video files named on the command line (default: the file name). */
+  prompt?: string;
+  read: ReadOptions;
+  log: (message: string) => void;
+  warn: (message: string) => void;
+}
+
+export interface PatchifyStats {
+  records: number;
+  cut: number;
+  reused: number;
+  skipped: number;
+}
+
+/** What the manifest holds (and a reused folder gives back). */
+interface Manifest {
+  version: string;
+  key: string;
+  layout: PatchLayout;
+  /** The video as cut (after sampling). */
+  video: { frames: number; height: number; width: number; fps: number };
+  sampling: Sampling;
+  storyboards: string[];
+  clips?: string[];
+}
+
+type Item = { kind: 'record'; record: SampleRecord; place: Place; dir: string } | { kind: 'file'; file: string; place: Place };
+
+/** A file-system-safe folder name for a sample id. */
+export function folderName(id: string): string {
+  const s = id.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_');
+  return s.length > 0 && s.length <= 120 ? s : `${s.slice(0, 100)}-${createHash('sha256').update(id).digest('hex').slice(0, 12)}`;
+}
+
+async function hashFile(file: string): Promise<string> {
+  const h = createHash('sha256');
+  const s = await stat(file);
+  if (s.size < 1 << 24) {
+    h.update(await readFile(file));
+  } else {
+    for await (const c of createReadStream(file)) h.update(c as Buffer);
+  }
+  return h.digest('hex');
+}
+
+function settingsKey(videoHash: string, settings: PatchifySettings): string {
+  const s = { v: PATCHIFY_VERSION, video: videoHash, spec: settings.spec, sampling: settings.sampling, scale: settings.scale ?? null, clips: settings.clips };
+  return createHash('sha256').update(JSON.stringify(s)).digest('hex');
+}
+
+/** Check that `out` can be made and written, before any work (an unwritable --out is exit 1). */
+export async function checkOut(out: string): Promise<void> {
+  await ensureDir(out).catch((e: Error) => {
+    throw new HaloError(`--out ${out}: ${e.message.replace(`${out}: `, '')}`);
+  });
+  const probe = path.join(out, `.write-test-${process.pid}-${randomBytes(4).toString('hex')}`);
+  try {
+    await writeFile(probe, '');
+  } catch (e) {
+    throw new HaloError(`--out ${out}: the folder is not writable (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  } finally {
+    await rm(probe, { force: true });
+  }
+}
+
+/** Rename a finished temporary folder to `final`, replacing an older one. */
+async function replaceDir(tmp: string, final: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await rename(tmp, final);
+      return;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if ((code !== 'ENOTEMPTY' && code !== 'EEXIST' && code !== 'ENOTDIR') || attempt > 3) throw e;
+      const trash = `${final}.old-${process.pid}-${randomBytes(4).toString('hex')}`;
+      await rename(final, trash).catch(() => {});
+      await rm(trash, { recursive: true, force: true });
+    }
+  }
+}
+
+/** Read a reusable folder's manifest, when it exists, matches `key` and lists files that exist. */
+async function reusable(dir: string, key: string): Promise<Manifest | undefined> {
+  const file = path.join(dir, 'patches.json');
+  if (!(await isDone(file, key))) return undefined;
+  try {
+    const m = JSON.parse(await readFile(file, 'utf8')) as Manifest;
+    const present = new Set(await readdir(dir));
+    const all = [...m.storyboards, ...(m.clips ?? [])];
+    return m.key === key && all.every((f) => present.has(f)) ? m : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function decodeOptions(sampling: Sampling) {
+  return {
+    frames: sampling.frames,
+    fps: sampling.fps,
+    height: sampling.size?.[0],
+    width: sampling.size?.[1],
+  };
+}
+
+/** Decode a record's video the way halo-patchify did (its `patches.sampling`), for later stages. */
+export async function readPatchedVideo(file: string, patches: PatchGeometry): Promise<Video> {
+  const sampling = (patches as { sampling?: Sampling }).sampling ?? {};
+  const v = await readVideo(file, decodeOptions(sampling));
+  const [T, H, W] = patches.video;
+  if (v.frames !== T || v.height !== H || v.width !== W) {
+    throw new HaloError(`${file}: decodes to ${v.frames}×${v.height}×${v.width}, but its patches were cut from ${T}×${H}×${W} (re-run halo-patchify)`);
+  }
+  return v;
+}
+
+/** Cut one decoded video and write its artifacts folder; returns the manifest. */
+async function cutVideo(video: Video, layout: PatchLayout, dir: string, key: string, settings: PatchifySettings): Promise<Manifest> {
+  const tmp = path.join(path.dirname(dir), `.${path.basename(dir)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const digits = Math.max(3, String(layout.boxes.length - 1).length);
+  const name = (i: number, ext: string) => `p${String(i).padStart(digits, '0')}.${ext}`;
+  try {
+    await mkdir(tmp, { recursive: true });
+    const storyboards = layout.boxes.map((_, i) => name(i, 'png'));
+    const scale = settings.scale ?? autoScale(layout.size[1], layout.size[2]);
+    await Promise.all(
+      layout.boxes.map(async (box, i) => {
+        const png = await encodePng(storyboard(cutPatch(video, box), { scale }));
+        await writeFile(path.join(tmp, storyboards[i]!), png);
+      }),
+    );
+    let clips: string[] | undefined;
+    if (settings.clips) {
+      clips = layout.boxes.map((_, i) => name(i, 'mp4'));
+      await writeCrops(video, layout.boxes.map((box, i) => ({ file: path.join(tmp, clips![i]!), box })));
+    }
+    const manifest: Manifest = {
+      version: PATCHIFY_VERSION,
+      key,
+      layout,
+      video: { frames: video.frames, height: video.height, width: video.width, fps: video.fps },
+      sampling: settings.sampling,
+      storyboards,
+      ...(clips ? { clips } : {}),
+    };
+    await writeFile(path.join(tmp, 'patches.json'), `${JSON.stringify(manifest)}\n`);
+    await replaceDir(tmp, dir);
+    await markDone(path.join(dir, 'patches.json'), key);
+    return manifest;
+  } catch (e) {
+    await rm(tmp, { recursive: true, force: true });
+    if (e instanceof HaloError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new HaloError(`${dir}: cannot write the patch artifacts (${code ?? (e as Error).message})`);
+  }
+}
+
+/** Stream the inputs as items: JSONL sources through readRecords, video files as themselves. */
+async function* itemsOf(inputs: readonly string[], options: PatchifyOptions): AsyncGenerator<Item> {
+  const list = inputs.length ? inputs : ['-'];
+  for (const input of list) {
+    if (input !== '-' && looksLikeVideo(input)) {
+      const id = path.basename(input).replace(/\.[^.]+$/, '');
+      if (options.read.shard && !inShard(options.read.shard, id)) continue;
+      yield { kind: 'file', file: input, place: { source: input } };
+      continue;
+    }
+    for await (const r of readRecords([input], SampleRecord, options.read)) {
+      yield { kind: 'record', record: r.record, place: r.place, dir: r.dir };
+    }
+  }
+}
+
+/** A sample-shaped record for a video file named on the command line. */
+function adHocRecord(file: string, video: Manifest['video'], prompt: string | undefined): SampleRecord {
+  const id = path.basename(file).replace(/\.[^.]+$/, '');
+  return {
+    id,
+    prompt: prompt || id,
+    sample_id: id,
+    seed: 0,
+    video: path.isAbsolute(file) ? file : path.relative(process.cwd(), path.resolve(file)),
+    frames: video.frames,
+    height: video.height,
+    width: video.width,
+    fps: video.fps,
+  };
+}
+
+/** Turn a media or grid failure into an error naming the record's place and field. */
+function placed(e: unknown, item: Item): unknown {
+  const field = item.kind === 'record' ? 'video' : undefined;
+  if (e instanceof MediaError) {
+    return new DataError(item.place, field, item.kind === 'record' ? `${e.reason} (${e.file})` : e.reason);
+  }
+  if (e instanceof GridError) return new DataError(item.place, field, e.message);
+  return e;
+}
+
+/** Run halo-patchify over `inputs`, writing records through `emit` in input order. */
+export async function patchify(inputs: readonly string[], options: PatchifyOptions, emit: (record: unknown) => Promise<void>): Promise<PatchifyStats> {
+  const ff = resolveFfmpeg();
+  options.log(`ffmpeg: ${ff.path} (${ff.origin})`);
+  await checkOut(options.out);
+  const root = path.resolve(options.out, 'patches');
+  const stats: PatchifyStats = { records: 0, cut: 0, reused: 0, skipped: 0 };
+
+  const work = async (item: Item): Promise<unknown> => {
+    try {
+      const file = item.kind === 'record' ? resolveMedia(item.record.video, item.dir) : path.resolve(item.file);
+      const id = item.kind === 'record' ? item.record.sample_id : path.basename(item.file).replace(/\.[^.]+$/, '');
+      let hash: string;
+      try {
+        hash = await hashFile(file);
+      } catch {
+        throw new MediaError(file, 'video file not found');
+      }
+      const key = settingsKey(hash, options);
+      const dir = path.join(root, folderName(id));
+      let manifest = options.force ? undefined : await reusable(dir, key);
+      if (manifest) {
+        stats.reused++;
+        options.log(`${id}: artifacts exist and match, reused (${dir})`);
+      } else {
+        const video = await readVideo(file, decodeOptions(options.sampling));
+        const layout = patchLayout([video.frames, video.height, video.width] as Triple, options.spec);
+        manifest = await cutVideo(video, layout, dir, key, options);
+        stats.cut++;
+      }
+      const record = item.kind === 'record' ? item.record : adHocRecord(item.file, manifest.video, options.prompt);
+      const at = (f: string) => recordPath(path.join(dir, f), options.out);
+      const patches: PatchGeometry = {
+        ...manifest.layout,
+        dir: recordPath(dir, options.out),
+        storyboards: manifest.storyboards.map(at),
+        ...(manifest.clips ? { clips: manifest.clips.map(at) } : {}),
+        ...(Object.keys(manifest.sampling).length ? { sampling: manifest.sampling } : {}),
+      };
+      return { ...record, patches };
+    } catch (e) {
+      const err = placed(e, item);
+      if (options.read.skipInvalid && err instanceof DataError) {
+        options.warn(`${err.message} (skipped)`);
+        stats.skipped++;
+        return undefined;
+      }
+      throw err;
+    }
+  };
+
+  for await (const out of orderedMap(itemsOf(inputs, options), options.jobs, work)) {
+    if (out === undefined) continue;
+    stats.records++;
+    await emit(out);
+  }
+  options.log(`${stats.records} records: ${stats.cut} videos cut, ${stats.reused} reused, ${stats.skipped} skipped`);
+  return stats;
+}
