@@ -1,10 +1,12 @@
 // The command map: every halo-* command, in pipeline order. bin/ shims, `halo --help` and the
 // README's command list all come from here (a test checks that they agree).
 import type { CommandSpec } from '../cli/command.js';
+import { labelCommand } from './label.js';
 import { pairsCommand } from './pairs.js';
 import { patchifyCommand } from './patchify.js';
 
 export const COMMANDS: CommandSpec[] = [
   patchifyCommand,
+  labelCommand,
   pairsCommand,
 ];

@@ -14,6 +14,8 @@ export interface LabelRequest {
   storyboards?: string[];
   /** Whether patch labels are asked for (they need `record.patches`). */
   wantPatches: boolean;
+  /** Whether video labels are asked for (default true; false with `halo-label --level patch`). */
+  wantVideo?: boolean;
 }
 
 export interface Teacher {
