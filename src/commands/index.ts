@@ -4,8 +4,10 @@ import type { CommandSpec } from '../cli/command.js';
 import { labelCommand } from './label.js';
 import { pairsCommand } from './pairs.js';
 import { patchifyCommand } from './patchify.js';
+import { worldCommand } from './world.js';
 
 export const COMMANDS: CommandSpec[] = [
+  worldCommand,
   patchifyCommand,
   labelCommand,
   pairsCommand,
