@@ -29,3 +29,27 @@ export function bakeParams(g: Graph, values: Record<string, Tensor>, o: { only?:
   }
   return out;
 }
+
+/**
+ * The reverse of bakeParams, for imported models: initializers chosen by `select` (default: float
+ * tensors of rank ≥ 1) become parameter inputs; returns the new graph and their current values.
+ */
+export function paramsFromInitializers(g: Graph, select: (name: string, t: Tensor) => boolean = (_n, t) => (t.dtype === 'float32' || t.dtype === 'float64') && t.shape.length > 0): { graph: Graph; values: Record<string, Tensor> } {
+  const out = new Graph(g.opset);
+  Object.assign(out, { name: g.name, extraOpsets: [...g.extraOpsets], metadata: { ...g.metadata }, source: g.source });
+  out.values = new Map(g.values);
+  out.constants = new Map(g.constants);
+  out.nodes = g.nodes;
+  out.outputs = [...g.outputs];
+  out.inputs = [...g.inputs];
+  out.params = new Map(g.params);
+  const values: Record<string, Tensor> = {};
+  for (const [name, t] of g.initializers) {
+    if (select(name, t)) {
+      values[name] = t;
+      out.inputs.push(name);
+      out.params.set(name, { name, dtype: t.dtype, shape: [...t.shape], init: 'zeros' });
+    } else out.initializers.set(name, t);
+  }
+  return { graph: out, values };
+}

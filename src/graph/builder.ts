@@ -36,6 +36,11 @@ export class GraphBuilder {
     for (const [name, t] of this.graph.initializers) this.constCache.set(constKey(t), this.graph.value(name));
   }
 
+  /** The Value of a name already in the graph. */
+  value(name: string): Value {
+    return this.graph.value(name);
+  }
+
   get opset(): number {
     return this.graph.opset;
   }
