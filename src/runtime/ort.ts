@@ -1,6 +1,9 @@
 // The only module that imports onnxruntime-node. In: model bytes or a path, a device name, thread
 // settings, host Tensors. Out: ORT sessions (with the execution provider actually used) and host Tensors.
 
+import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { DType } from '../graph/dtype.js';
 import { Tensor } from '../graph/tensor.js';
@@ -26,8 +29,15 @@ export interface OrtSession {
   outputNames: readonly string[];
 }
 
-function bundled(name: string): boolean {
-  return ort.listSupportedBackends().some((b) => b.name === name);
+/** Whether this onnxruntime-node build can load a provider: bundled, or its library installed beside the binding. */
+function available(name: string): { ok: boolean; why?: string } {
+  const b = ort.listSupportedBackends().find((x) => x.name === name);
+  if (!b) return { ok: false, why: 'not in this onnxruntime-node build' };
+  if (b.bundled) return { ok: true };
+  const dir = path.join(path.dirname(createRequire(import.meta.url).resolve('onnxruntime-node')), '..', 'bin', 'napi-v6', process.platform, process.arch);
+  const lib = process.platform === 'win32' ? `onnxruntime_providers_${name}.dll` : `libonnxruntime_providers_${name}.so`;
+  if (fs.existsSync(path.join(dir, lib))) return { ok: true };
+  return { ok: false, why: `provider library not installed (reinstall onnxruntime-node with ONNXRUNTIME_NODE_INSTALL=${name === 'cuda' ? 'cuda12' : name})` };
 }
 
 /** Providers to try, in order, for a device request. */
@@ -46,8 +56,9 @@ export async function createOrtSession(model: Uint8Array | string, o: SessionOpt
   const log = o.log ?? ((m: string) => process.stderr.write(m + '\n'));
   const failures: string[] = [];
   for (const provider of providerChain(device)) {
-    if (provider !== 'cpu' && !bundled(provider)) {
-      failures.push(`${provider}: not in this onnxruntime-node build`);
+    const av = provider === 'cpu' ? { ok: true } : available(provider);
+    if (!av.ok) {
+      failures.push(`${provider}: ${av.why}`);
       continue;
     }
     const opts: ort.InferenceSession.SessionOptions = {
@@ -60,8 +71,7 @@ export async function createOrtSession(model: Uint8Array | string, o: SessionOpt
     };
     try {
       const session = typeof model === 'string' ? await ort.InferenceSession.create(model, opts) : await ort.InferenceSession.create(model, opts);
-      if (failures.length && device !== 'auto')
-        log(`halo: device '${device}' unavailable (${failures.join('; ')}); using ${provider}` + (provider === 'cpu' && device === 'cuda' ? ' — install with ONNXRUNTIME_NODE_INSTALL=cuda12 for CUDA' : ''));
+      if (failures.length && device !== 'auto') log(`halo: device '${device}' unavailable (${failures.join('; ')}); using ${provider}`);
       return { session, provider, inputNames: session.inputNames, outputNames: session.outputNames };
     } catch (e) {
       if (provider === 'cpu') throw e;
