@@ -3,11 +3,15 @@
 import type { CommandSpec } from '../cli/command.js';
 import { labelCommand } from './label.js';
 import { pairsCommand } from './pairs.js';
+import { pretrainCommand } from './pretrain.js';
+import { sampleCommand } from './sample.js';
 import { patchifyCommand } from './patchify.js';
 import { worldCommand } from './world.js';
 
 export const COMMANDS: CommandSpec[] = [
   worldCommand,
+  pretrainCommand,
+  sampleCommand,
   patchifyCommand,
   labelCommand,
   pairsCommand,

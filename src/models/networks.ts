@@ -1,0 +1,139 @@
+// The built-in networks as graph-builder functions: the text encoder and two denoiser designs (a DiT
+// over spatiotemporal patch tokens, and a (2+1)D convolutional UNet over a space-to-depth grid). Every
+// parameter name starts with the caller's prefix, so one graph can hold two copies (policy + frozen
+// reference for DPO). In: a builder, a prefix, input Values and a config. Out: output Values.
+
+import { GraphBuilder } from '../graph/builder.js';
+import { Value } from '../graph/ir.js';
+import { conv, embedding, layerNorm, linear, transformerBlock } from '../graph/nn.js';
+import { conditioning, ditBlock, ditFinal, groupNorm, patchify, resBlock3d, unpatchify, zeroConv } from './layers.js';
+
+export type Triple = [number, number, number];
+
+export interface TextEncoderConfig {
+  vocab: number;
+  /** ids per prompt (the tokenizer's max_length) */
+  length: number;
+  width: number;
+  heads: number;
+  layers: number;
+}
+
+export interface DiTConfig {
+  architecture: 'dit';
+  patch: Triple;
+  width: number;
+  depth: number;
+  heads: number;
+  mlp: number;
+}
+
+export interface UNetConfig {
+  architecture: 'unet3d';
+  /** space-to-depth factor applied to the video first (the grid the convolutions run on) */
+  patch: Triple;
+  /** channels at the fine grid and at the coarse (2× downsampled) grid */
+  channels: [number, number];
+  /** residual blocks in the middle, at the coarse grid */
+  mid: number;
+  groups: number;
+}
+
+export type DenoiserConfig = DiTConfig | UNetConfig;
+
+/** Video tensor shape [C, T, H, W]. */
+export type VideoShape = [number, number, number, number];
+
+/**
+ * ids [B, L] int64 (<pad> = 0, <bos> first) → text [B, width]: embeddings + positions, transformer
+ * layers with padding masked, final LayerNorm, the <bos> position's output.
+ */
+export function buildTextEncoder(g: GraphBuilder, prefix: string, ids: Value, cfg: TextEncoderConfig): Value {
+  const [B, L] = ids.shape;
+  const p = (s: string) => `${prefix}${s}`;
+  const emb = embedding(g, p('tok'), ids, cfg.vocab, cfg.width);
+  const pos = g.param(p('pos'), [L, cfg.width], { init: { normal: 0.02 } });
+  let h = g.add(emb, pos);
+  const pad = g.equal(ids, g.const({ dtype: 'int64', shape: [], data: BigInt64Array.of(0n) }));
+  const mask = g.reshape(g.where(pad, -1e9, g.scalar(0)), [B, 1, 1, L]);
+  for (let i = 0; i < cfg.layers; i++) h = transformerBlock(g, p(`block${i}`), h, { heads: cfg.heads, mlp: 4 * cfg.width, mask });
+  h = layerNorm(g, p('ln'), h);
+  return g.reshape(g.slice(h, [0], [1], [1]), [B, cfg.width]);
+}
+
+export interface DenoiserInputs {
+  /** noisy video [B, C, T, H, W] */
+  x: Value;
+  /** diffusion time [B] in [0, 1] */
+  t: Value;
+  /** text features [B, Dtext] */
+  text: Value;
+}
+
+/** The denoiser: noisy video, time and text → x0 prediction [B, C, T, H, W]. */
+export function buildDenoiser(g: GraphBuilder, prefix: string, inputs: DenoiserInputs, cfg: DenoiserConfig): Value {
+  if (cfg.architecture === 'dit') return buildDiT(g, prefix, inputs, cfg);
+  if (cfg.architecture === 'unet3d') return buildUNet3d(g, prefix, inputs, cfg);
+  throw new Error(`unknown denoiser architecture '${(cfg as { architecture: string }).architecture}'`);
+}
+
+function buildDiT(g: GraphBuilder, prefix: string, { x, t, text }: DenoiserInputs, cfg: DiTConfig): Value {
+  const p = (s: string) => `${prefix}${s}`;
+  const [, C, T, H, W] = x.shape;
+  const tokens = patchify(g, x, cfg.patch);
+  const [, N, P] = tokens.shape;
+  let h = linear(g, p('embed'), tokens, cfg.width);
+  const pos = g.param(p('pos'), [N, cfg.width], { init: { normal: 0.02 } });
+  h = g.add(h, pos);
+  const c = conditioning(g, p('cond'), t, text, cfg.width);
+  for (let i = 0; i < cfg.depth; i++) h = ditBlock(g, p(`block${i}`), h, c, { heads: cfg.heads, mlp: cfg.mlp });
+  const out = ditFinal(g, p('final'), h, c, P);
+  return unpatchify(g, out, cfg.patch, [C, T, H, W]);
+}
+
+/** [B, C, T, H, W] → [B, C·pt·ph·pw, T/pt, H/ph, W/pw] (space-to-depth) and back. */
+function spaceToDepth(g: GraphBuilder, x: Value, p: Triple): Value {
+  const [B, C, T, H, W] = x.shape;
+  const [pt, ph, pw] = p;
+  const r = g.reshape(x, [B, C, T / pt, pt, H / ph, ph, W / pw, pw]);
+  return g.reshape(g.transpose(r, [0, 1, 3, 5, 7, 2, 4, 6]), [B, C * pt * ph * pw, T / pt, H / ph, W / pw]);
+}
+
+function depthToSpace(g: GraphBuilder, x: Value, p: Triple, C: number): Value {
+  const [B, , gt, gh, gw] = x.shape;
+  const [pt, ph, pw] = p;
+  const r = g.reshape(x, [B, C, pt, ph, pw, gt, gh, gw]);
+  return g.reshape(g.transpose(r, [0, 1, 5, 2, 6, 3, 7, 4]), [B, C, gt * pt, gh * ph, gw * pw]);
+}
+
+/** Nearest-neighbour 2× upsampling of [B, C, t, h, w] (reshape + expand, differentiable). */
+function upsample2(g: GraphBuilder, x: Value): Value {
+  const [B, C, t, h, w] = x.shape;
+  const r = g.reshape(x, [B, C, t, 1, h, 1, w, 1]);
+  return g.reshape(g.expand(r, [B, C, t, 2, h, 2, w, 2]), [B, C, 2 * t, 2 * h, 2 * w]);
+}
+
+function buildUNet3d(g: GraphBuilder, prefix: string, { x, t, text }: DenoiserInputs, cfg: UNetConfig): Value {
+  const p = (s: string) => `${prefix}${s}`;
+  const [, C] = x.shape;
+  const [c0, c1] = cfg.channels;
+  const c = conditioning(g, p('cond'), t, text, c1);
+  const s = spaceToDepth(g, x, cfg.patch);
+  let h = conv(g, p('stem'), s, c0, [1, 1, 1]);
+  const skip = resBlock3d(g, p('down0'), h, c, c0, cfg.groups);
+  h = conv(g, p('down'), skip, c1, [2, 2, 2], { stride: [2, 2, 2], pad: [0, 0, 0, 0, 0, 0] });
+  for (let i = 0; i < cfg.mid; i++) h = resBlock3d(g, p(`mid${i}`), h, c, c1, cfg.groups);
+  h = conv(g, p('up'), upsample2(g, h), c0, [1, 1, 1]);
+  h = resBlock3d(g, p('up0'), g.concat([h, skip], 1), c, c0, cfg.groups);
+  h = g.silu(groupNorm(g, h, cfg.groups));
+  const out = zeroConv(g, p('out'), h, s.shape[1], [1, 1, 1]);
+  return depthToSpace(g, out, cfg.patch, C);
+}
+
+/** Names, shapes and init of all parameters a config declares (built on a throwaway graph). */
+export function paramShapes(build: (g: GraphBuilder) => void) {
+  const g = new GraphBuilder();
+  build(g);
+  return [...g.graph.params.values()];
+}
+

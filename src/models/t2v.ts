@@ -1,0 +1,77 @@
+// The built-in text-to-video model as a whole: its config (video size, tokenizer, text encoder,
+// denoiser, schedule), the pretraining loss graph and the inference graphs, all from the graph-builder
+// functions of networks.ts. In: a config (and, for loss graphs, batch Values). Out: Values and Graphs.
+// halo-dpo builds its policy + reference copies with buildT2V(g, prefix, …) and x0Loss.
+
+import { GraphBuilder } from '../graph/builder.js';
+import { Graph, Value } from '../graph/ir.js';
+import { TensorSpec } from '../graph/train-step.js';
+import { DenoiserConfig, TextEncoderConfig, VideoShape, buildDenoiser, buildTextEncoder } from './networks.js';
+import { ScheduleSpec } from './schedule.js';
+
+export interface T2VConfig {
+  video: { frames: number; height: number; width: number; fps: number };
+  text: TextEncoderConfig;
+  denoiser: DenoiserConfig;
+  schedule: ScheduleSpec;
+}
+
+export function videoShape(c: T2VConfig): VideoShape {
+  return [3, c.video.frames, c.video.height, c.video.width];
+}
+
+/** Text encoder + denoiser in one graph: (x_t, t, ids) → x0 prediction. Parameter names `${prefix}text.*`, `${prefix}den.*`. */
+export function buildT2V(g: GraphBuilder, prefix: string, inputs: { x: Value; t: Value; ids: Value }, c: T2VConfig): Value {
+  const text = buildTextEncoder(g, `${prefix}text.`, inputs.ids, c.text);
+  return buildDenoiser(g, `${prefix}den.`, { x: inputs.x, t: inputs.t, text }, c.denoiser);
+}
+
+/**
+ * Per-sample weighted x0 error: w_b · mean over the video of (pred − x0)², shape [B]. With w = min(SNR+1, 5)
+ * (Schedule.x0LossWeight) its mean is the pretraining loss; DPO uses it per sample (and per patch via `mask`).
+ */
+export function x0Error(g: GraphBuilder, pred: Value, x0: Value, weight: Value): Value {
+  const d = g.sub(pred, x0);
+  const B = pred.shape[0];
+  const n = pred.shape.slice(1).reduce((a, b) => a * b, 1);
+  const per = g.reduceMean(g.reshape(g.mul(d, d), [B, n]), [1], false);
+  return g.mul(per, weight);
+}
+
+/** Batch inputs of the pretraining step: noisy videos, times, token ids, clean videos, loss weights. */
+export function pretrainBatchSpec(c: T2VConfig, batch: number): Record<string, TensorSpec> {
+  const v = videoShape(c);
+  return {
+    xt: { dtype: 'float32', shape: [batch, ...v] },
+    t: { dtype: 'float32', shape: [batch] },
+    ids: { dtype: 'int64', shape: [batch, c.text.length] },
+    x0: { dtype: 'float32', shape: [batch, ...v] },
+    w: { dtype: 'float32', shape: [batch] },
+  };
+}
+
+/** The pretraining loss: mean over the batch of x0Error (for buildTrainStep's build function). */
+export function pretrainLoss(g: GraphBuilder, b: Record<string, Value>, c: T2VConfig, prefix = '') {
+  const pred = buildT2V(g, prefix, { x: b.xt, t: b.t, ids: b.ids }, c);
+  const err = x0Error(g, pred, b.x0, b.w);
+  const d = g.sub(pred, b.x0);
+  return { loss: g.reduceMean(err, undefined, false), metrics: { mse: g.reduceMean(g.mul(d, d), undefined, false) } };
+}
+
+/** Inference graph of the text encoder: ids [B, L] → text [B, width]; parameters are inputs (bake them). */
+export function textEncoderGraph(c: T2VConfig, batch: number, prefix = 'text.'): Graph {
+  const g = new GraphBuilder({ name: 'text_encoder' });
+  const ids = g.input('ids', 'int64', [batch, c.text.length]);
+  g.output(buildTextEncoder(g, prefix, ids, c.text), 'text');
+  return g.graph;
+}
+
+/** Inference graph of the denoiser: x [B, 3, T, H, W], t [B], text [B, width] → out (x0). */
+export function denoiserGraph(c: T2VConfig, batch: number, prefix = 'den.'): Graph {
+  const g = new GraphBuilder({ name: 'denoiser' });
+  const x = g.input('x', 'float32', [batch, ...videoShape(c)]);
+  const t = g.input('t', 'float32', [batch]);
+  const text = g.input('text', 'float32', [batch, c.text.width]);
+  g.output(buildDenoiser(g, prefix, { x, t, text }, c.denoiser), 'out');
+  return g.graph;
+}
