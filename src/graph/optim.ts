@@ -1,5 +1,5 @@
-// Optimizers as graph ops. In: a parameter, its gradient, its state slots, and the float64 scalars lr
-// and step (1 for the first update). Out: the updated parameter and state, following PyTorch 1.13's
+// Optimizers as graph ops. In: the float64 scalars lr and step (1 for the first update), then per
+// parameter its gradient and state slots. Out: the updated parameter and state, following PyTorch 1.13's
 // AdamW and SGD update order (step-dependent scalars computed in float64 as PyTorch does in Python).
 
 import { GraphBuilder } from './builder.js';
@@ -33,55 +33,73 @@ export interface UpdateArgs {
   param: Value;
   grad: Value;
   state: Value[];
-  lr: Value; // float64 scalar
-  step: Value; // float64 scalar, 1-based count of updates including this one
   /** Weight decay for this parameter (overrides the config's; 0 to exempt biases and norms). */
   weightDecay?: number;
 }
 
-export function applyUpdate(g: GraphBuilder, c: OptimizerConfig, a: UpdateArgs): { param: Value; state: Value[] } {
-  return c.type === 'adamw' ? adamw(g, c, a) : sgd(g, c, a);
+export interface Optimizer {
+  config: OptimizerConfig;
+  slots: string[];
+  update(a: UpdateArgs): { param: Value; state: Value[] };
 }
 
-function adamw(g: GraphBuilder, c: AdamWConfig, a: UpdateArgs) {
-  const b1 = c.beta1 ?? 0.9;
-  const b2 = c.beta2 ?? 0.999;
-  const eps = c.eps ?? 1e-8;
-  const wd = a.weightDecay ?? c.weightDecay ?? 1e-2;
-  const dt = a.param.dtype;
-  const [m, v] = a.state;
-  // scalars in float64: 1 − lr·wd, lr / (1 − β1^t), √(1 − β2^t)
-  let p = a.param;
-  if (wd !== 0) p = g.mul(p, g.cast(g.sub(1, g.mul(a.lr, wd)), dt));
-  const bc1 = g.sub(1, g.pow(g.scalar(b1, 'float64'), a.step));
-  const bc2 = g.sub(1, g.pow(g.scalar(b2, 'float64'), a.step));
-  const stepSize = g.cast(g.div(a.lr, bc1), dt);
-  const bc2Sqrt = g.cast(g.sqrt(bc2), dt);
-  const m2 = g.add(g.mul(m, b1), g.mul(a.grad, 1 - b1));
-  const v2 = g.add(g.mul(v, b2), g.mul(g.mul(a.grad, a.grad), 1 - b2));
-  const denom = g.add(g.div(g.sqrt(v2), bc2Sqrt), eps);
-  const p2 = g.sub(p, g.mul(g.div(m2, denom), stepSize));
-  return { param: p2, state: [m2, v2] };
-}
-
-function sgd(g: GraphBuilder, c: SGDConfig, a: UpdateArgs) {
+/**
+ * An optimizer bound to the graph's float64 scalars lr and step (1 for the first update). Scalars that
+ * depend only on lr, step and the weight decay are computed once per dtype and shared by all parameters.
+ */
+export function createOptimizer(g: GraphBuilder, c: OptimizerConfig, lr: Value, step: Value): Optimizer {
+  const memo = new Map<string, Value>();
+  const once = (key: string, f: () => Value) => {
+    let v = memo.get(key);
+    if (!v) memo.set(key, (v = f()));
+    return v;
+  };
+  if (c.type === 'adamw') {
+    const b1 = c.beta1 ?? 0.9;
+    const b2 = c.beta2 ?? 0.999;
+    const eps = c.eps ?? 1e-8;
+    return {
+      config: c,
+      slots: stateSlots(c),
+      update(a) {
+        const wd = a.weightDecay ?? c.weightDecay ?? 1e-2;
+        const dt = a.param.dtype;
+        const [m, v] = a.state;
+        // scalars in float64 as PyTorch computes them in Python: 1 − lr·wd, lr / (1 − β1^t), √(1 − β2^t)
+        let p = a.param;
+        if (wd !== 0) p = g.mul(p, once(`decay|${dt}|${wd}`, () => g.cast(g.sub(1, g.mul(lr, wd)), dt)));
+        const stepSize = once(`ss|${dt}`, () => g.cast(g.div(lr, g.sub(1, g.pow(g.scalar(b1, 'float64'), step))), dt));
+        const bc2Sqrt = once(`bc2|${dt}`, () => g.cast(g.sqrt(g.sub(1, g.pow(g.scalar(b2, 'float64'), step))), dt));
+        const m2 = g.add(g.mul(m, b1), g.mul(a.grad, 1 - b1));
+        const v2 = g.add(g.mul(v, b2), g.mul(g.mul(a.grad, a.grad), 1 - b2));
+        const denom = g.add(g.div(g.sqrt(v2), bc2Sqrt), eps);
+        const p2 = g.sub(p, g.mul(g.div(m2, denom), stepSize));
+        return { param: p2, state: [m2, v2] };
+      },
+    };
+  }
   const mom = c.momentum ?? 0;
   const damp = c.dampening ?? 0;
-  const wd = a.weightDecay ?? c.weightDecay ?? 0;
-  const dt = a.param.dtype;
-  let d = a.grad;
-  if (wd !== 0) d = g.add(d, g.mul(a.param, wd));
-  const state: Value[] = [];
-  if (mom !== 0) {
-    const buf = a.state[0];
-    const first = g.equal(a.step, g.scalar(1, 'float64'));
-    const next = g.add(g.mul(buf, mom), damp === 0 ? d : g.mul(d, 1 - damp));
-    const b = g.where(first, d, next);
-    state.push(b);
-    d = c.nesterov ? g.add(d, g.mul(b, mom)) : b;
-  }
-  const p = g.sub(a.param, g.mul(d, g.cast(a.lr, dt)));
-  return { param: p, state };
+  return {
+    config: c,
+    slots: stateSlots(c),
+    update(a) {
+      const wd = a.weightDecay ?? c.weightDecay ?? 0;
+      const dt = a.param.dtype;
+      let d = a.grad;
+      if (wd !== 0) d = g.add(d, g.mul(a.param, wd));
+      const state: Value[] = [];
+      if (mom !== 0) {
+        const first = once('first', () => g.equal(step, g.scalar(1, 'float64')));
+        const next = g.add(g.mul(a.state[0], mom), damp === 0 ? d : g.mul(d, 1 - damp));
+        const b = g.where(first, d, next);
+        state.push(b);
+        d = c.nesterov ? g.add(d, g.mul(b, mom)) : b;
+      }
+      const p = g.sub(a.param, g.mul(d, once(`lr|${dt}`, () => g.cast(lr, dt))));
+      return { param: p, state };
+    },
+  };
 }
 
 /**
@@ -93,5 +111,7 @@ export function clipByGlobalNorm(g: GraphBuilder, grads: Value[], maxNorm: numbe
   const norm = g.sqrt(g.sum(sq));
   if (maxNorm === undefined) return { grads, norm };
   const coef = g.min(g.div(maxNorm, g.add(norm, 1e-6)), 1);
-  return { grads: grads.map((x) => g.mul(x, g.cast(coef, x.dtype))), norm };
+  const casts = new Map<string, Value>();
+  const cast = (dt: Value['dtype']) => casts.get(dt) ?? casts.set(dt, g.cast(coef, dt)).get(dt)!;
+  return { grads: grads.map((x) => g.mul(x, cast(x.dtype))), norm };
 }

@@ -239,6 +239,7 @@ export const GRAD_RULES: Record<string, GradRule> = {
   Sum: (c) => c.inputs.map((v, i) => (c.needs[i] ? unbroadcast(c.g, first(c), v!.shape) : undefined)),
   Mul: (c) => {
     const [a, b] = [inp(c, 0), inp(c, 1)];
+    if (a === b && c.needs[0]) return [c.g.mul(c.g.mul(first(c), a), 2), undefined]; // x·x
     return [c.needs[0] ? unbroadcast(c.g, c.g.mul(first(c), b), a.shape) : undefined, c.needs[1] ? unbroadcast(c.g, c.g.mul(first(c), a), b.shape) : undefined];
   },
   Div: (c) => {

@@ -8,7 +8,7 @@ import { gradients } from './autodiff.js';
 import { GraphBuilder } from './builder.js';
 import { DType } from './dtype.js';
 import { Graph, Init, Value } from './ir.js';
-import { OptimizerConfig, applyUpdate, clipByGlobalNorm, stateSlots } from './optim.js';
+import { OptimizerConfig, clipByGlobalNorm, createOptimizer } from './optim.js';
 
 export interface TensorSpec {
   dtype: DType;
@@ -134,11 +134,12 @@ export function buildTrainStep(o: TrainStepOptions): TrainStep {
     }
     const clipped = clipByGlobalNorm(g, used, o.clipNorm);
     g.output(clipped.norm, io.gradNorm);
-    const slots = stateSlots(o.optimizer);
+    const opt = createOptimizer(g, o.optimizer, lr, step);
+    const slots = opt.slots;
     trainable.forEach((p, i) => {
       const state = slots.map((s) => g.input(`state/${s}/${p.name}`, p.dtype, p.shape));
       const wd = selects(o.noDecay, p.name, false) ? 0 : undefined;
-      const up = applyUpdate(g, o.optimizer, { param: pv[i], grad: clipped.grads[i], state, lr, step, weightDecay: wd });
+      const up = opt.update({ param: pv[i], grad: clipped.grads[i], state, weightDecay: wd });
       const keep = (next: Value, old: Value) => (apply ? g.where(apply, next, old) : next);
       const pout = `new/${p.name}`;
       g.output(keep(up.param, pv[i]), pout);
