@@ -3,6 +3,7 @@
 import type { CommandSpec } from '../cli/command.js';
 import { labelCommand } from './label.js';
 import { pairsCommand } from './pairs.js';
+import { scoreCommand } from './score.js';
 import { pretrainCommand } from './pretrain.js';
 import { sampleCommand } from './sample.js';
 import { patchifyCommand } from './patchify.js';
@@ -14,5 +15,6 @@ export const COMMANDS: CommandSpec[] = [
   sampleCommand,
   patchifyCommand,
   labelCommand,
+  scoreCommand,
   pairsCommand,
 ];

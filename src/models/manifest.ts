@@ -76,10 +76,30 @@ export const T2VManifest = Base.extend({
 });
 export type T2VManifest = z.infer<typeof T2VManifest>;
 
+/**
+ * What a reward model scores and how to run it (docs/reward-model.md). `network` is the built-in
+ * halo-tiny-rm (architecture + config; weights in `weights`) or an ONNX file with roles
+ * inputs {video: float32 [batch, T, H, W, 3] RGB in [0, 1]; ids: int64 [batch, max_length]} and
+ * outputs {video: float32 [batch, K]; patch: float32 [batch, N, K]}, K = keys.length, N = patches of
+ * `grid` in patch order. A numeric batch dimension is fixed (the scorer pads); a name is free.
+ */
+export const RewardSpec = z.looseObject({
+  /** Score keys in the order of the outputs' last axis (the five aspects and overall). */
+  keys: z.array(z.string().min(1)).min(1),
+  /** Patch grid [gt, gh, gw] of the patch head. */
+  grid: z.tuple([posInt, posInt, posInt], { error: 'expected 3 positive integers' }),
+  /** Score range of the outputs. */
+  scale: z.tuple([z.number(), z.number()]).default([1, 4]),
+  /** The last training stage: 'video' (the patch head is untrained) or 'patch'. */
+  stage: z.enum(['video', 'patch']),
+  network: z.union([OnnxPart, BuiltinPart]),
+});
+export type RewardSpec = z.infer<typeof RewardSpec>;
+
 /** A reward model (video and per-patch scores); its own fields live under `reward`. */
 export const RewardManifest = Base.extend({
   kind: z.literal('reward'),
-  reward: z.looseObject({}),
+  reward: RewardSpec,
 });
 export type RewardManifest = z.infer<typeof RewardManifest>;
 
