@@ -547,3 +547,9 @@ export async function writeCrops(video: Video, crops: readonly Crop[], options: 
   const r = await runFfmpeg(['-loglevel', 'error', '-y', ...input, '-filter_complex', graph.join(';'), ...outputs], video.data);
   if (r.code !== 0) throw new HaloError(`${crops[0]!.file}: encoding patch clips failed (${reasonOf(r.stderr, crops[0]!.file)})`);
 }
+
+/** Decode `file` and throw the frames away (`ffmpeg -i file -f null -`): the benchmarks' peer. */
+export async function decodeToNull(file: string): Promise<void> {
+  const r = await runFfmpeg(['-loglevel', 'error', '-i', file, '-f', 'null', '-']);
+  if (r.code !== 0) throw new MediaError(file, `decoding failed (${reasonOf(r.stderr, file)})`);
+}
