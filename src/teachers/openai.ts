@@ -114,8 +114,9 @@ export class OpenAITeacher implements Teacher {
     return { teacher: 'openai', version: OPENAI_TEACHER_VERSION, model: this.options.model, template: TEMPLATE_VERSION, mode: this.options.mode };
   }
 
-  private image(rgb: Image): Promise<ImageInput> {
-    return encodePng(rgb).then((png) => ({ url: `data:image/png;base64,${png.toString('base64')}`, detail: this.options.detail }));
+  private async image(rgb: Image): Promise<ImageInput> {
+    const png: Buffer = await encodePng(rgb);
+    return { url: `data:image/png;base64,${png.toString('base64')}`, detail: this.options.detail };
   }
 
   /** Ask once (with re-asks on malformed answers), through the cache. */

@@ -150,9 +150,9 @@ export function reaskMessages(answer: string, problem: string): ChatMessage[] {
   ];
 }
 
-const score = z.union([z.number().min(SCORE_MIN).max(SCORE_MAX), z.null()], {
-  error: `expected a number from ${SCORE_MIN} to ${SCORE_MAX} (or null)`,
-});
+const score = z.unknown().refine((v): v is number | null => v === null || (typeof v === 'number' && v >= SCORE_MIN && v <= SCORE_MAX), {
+  error: (issue) => `expected a number from ${SCORE_MIN} to ${SCORE_MAX} (or null), got ${issue.input === undefined ? 'nothing' : JSON.stringify(issue.input)}`,
+}) as unknown as z.ZodType<number | null>;
 
 /** Scores for the five aspects (extra keys such as a reason are allowed and ignored). */
 export const AspectAnswer = z.looseObject(
@@ -173,7 +173,8 @@ function jsonText(content: string): string {
 function issueText(error: z.ZodError): string {
   const issue = error.issues[0]!;
   const where = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
-  return where ? `${where}: ${issue.message}` : issue.message;
+  const message = issue.code === 'invalid_type' && !where ? 'expected one JSON object' : issue.message;
+  return where ? `${where}: ${message}` : message;
 }
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; problem: string };
@@ -208,6 +209,6 @@ export function parseGridAnswer(content: string, cells: readonly number[]): Pars
     got.set(entry.cell, entry);
   }
   const absent = cells.filter((c) => !got.has(c));
-  if (absent.length) return { ok: false, problem: `cells ${absent.join(', ')} have no entry` };
+  if (absent.length) return { ok: false, problem: `${absent.length === 1 ? 'cell' : 'cells'} ${absent.join(', ')} ${absent.length === 1 ? 'has' : 'have'} no entry` };
   return { ok: true, value: got };
 }
