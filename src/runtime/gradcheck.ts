@@ -4,7 +4,6 @@
 
 import { gradients } from '../graph/autodiff.js';
 import { GraphBuilder } from '../graph/builder.js';
-import { DType } from '../graph/dtype.js';
 import { Graph, Value } from '../graph/ir.js';
 import { Rng } from '../graph/rng.js';
 import { Tensor, numel, tensor } from '../graph/tensor.js';
@@ -114,8 +113,4 @@ export async function gradCheck(spec: GradCheckSpec): Promise<GradCheckResult> {
   await sFull.release();
   await sFwd.release();
   return { maxAbsErr: maxAbs, maxRelErr: maxRel, checked, ok, worst, ops };
-}
-
-export function dtypeOf(v: Value): DType {
-  return v.dtype;
 }

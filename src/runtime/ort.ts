@@ -40,6 +40,12 @@ function available(name: string): { ok: boolean; why?: string } {
   return { ok: false, why: `provider library not installed (reinstall onnxruntime-node with ONNXRUNTIME_NODE_INSTALL=${name === 'cuda' ? 'cuda12' : name})` };
 }
 
+/** A `--device` flag value, or an error listing the choices. */
+export function parseDevice(s: string): Device {
+  if ((DEVICES as string[]).includes(s)) return s as Device;
+  throw new Error(`--device: expected one of ${DEVICES.join('|')}, got '${s}'`);
+}
+
 /** Providers to try, in order, for a device request. */
 export function providerChain(device: Device): ('cpu' | 'cuda' | 'webgpu')[] {
   switch (device) {

@@ -9,7 +9,7 @@ import { Graph } from '../graph/ir.js';
 import { encodeModel } from '../graph/onnx.js';
 import { tensor } from '../graph/tensor.js';
 import { Session, SessionCache } from './session.js';
-import { createOrtSession, providerChain } from './ort.js';
+import { createOrtSession, parseDevice, providerChain } from './ort.js';
 import { readSafetensors, writeSafetensors } from './safetensors.js';
 
 function double(shape: number[]): Graph {
@@ -51,6 +51,8 @@ test('an unavailable execution provider falls back to CPU and says so', async (t
   t.is(logs.length, 1);
   t.regex(logs[0], /device 'cuda' unavailable \(cuda: .*\); using cpu/);
   t.deepEqual(providerChain('auto'), ['cuda', 'webgpu', 'cpu']);
+  t.is(parseDevice('webgpu'), 'webgpu');
+  t.throws(() => parseDevice('gpu'), { message: "--device: expected one of cpu|cuda|webgpu|auto, got 'gpu'" });
   t.throws(() => providerChain('tpu' as never), { message: /unknown device 'tpu' \(expected cpu\|cuda\|webgpu\|auto\)/ });
 });
 
