@@ -22,6 +22,8 @@ export type Rgb = [number, number, number];
 export const RED: Rgb = [255, 0, 0];
 export const WHITE: Rgb = [255, 255, 255];
 export const BLACK: Rgb = [0, 0, 0];
+/** Storyboard gaps: dark grey, visible on the light backgrounds of generated videos. */
+export const GAP: Rgb = [48, 48, 48];
 
 export function blank(width: number, height: number, color: Rgb = BLACK): Image {
   const data = new Uint8Array(width * height * 3);
@@ -235,7 +237,7 @@ export interface StoryboardOptions {
   scale?: number;
   /** Frames per row (default: all frames in one row up to 8). */
   columns?: number;
-  /** Gap between frames, in output pixels (default 2), filled with `background` (default white). */
+  /** Gap between frames, in output pixels (default 2), filled with `background` (default dark grey). */
   gap?: number;
   background?: Rgb;
 }
@@ -248,7 +250,7 @@ export function storyboard(clip: Clip, options: StoryboardOptions = {}): Image {
   const gap = options.gap ?? 2;
   const tw = clip.width * scale;
   const th = clip.height * scale;
-  const out = blank(columns * tw + (columns - 1) * gap, rows * th + (rows - 1) * gap, options.background ?? WHITE);
+  const out = blank(columns * tw + (columns - 1) * gap, rows * th + (rows - 1) * gap, options.background ?? GAP);
   for (let t = 0; t < clip.frames; t++) {
     const tile = upscale(frameOf(clip, t), scale);
     paste(out, tile, (t % columns) * (tw + gap), Math.floor(t / columns) * (th + gap));
@@ -269,7 +271,7 @@ export function storyboardPng(video: Clip, box?: Box, options: StoryboardOptions
   const columns = Math.max(1, Math.min(options.columns ?? Math.min(clip.frames, 8), clip.frames));
   const rows = Math.ceil(clip.frames / columns);
   const gap = options.gap ?? 2;
-  const bg = options.background ?? WHITE;
+  const bg = options.background ?? GAP;
   const tw = clip.width * scale;
   const th = clip.height * scale;
   const width = columns * tw + (columns - 1) * gap;
