@@ -4,7 +4,7 @@
 
 import { Graph, Node } from './ir.js';
 import { Tensor, int64Tensor, numel, tensor, toNumbers } from './tensor.js';
-import { getInt, getInts, sliceBounds } from './infer.js';
+import { getInt, sliceBounds } from './infer.js';
 
 const MAX_FOLD = 4096;
 
@@ -81,7 +81,6 @@ export function foldNode(node: Node, g: Graph): (Tensor | undefined)[] | undefin
       return [int64Tensor(Array(numel(shape)).fill(toNumbers(v.value)[0]), shape)];
     }
     default:
-      void getInts;
       return undefined;
   }
 }

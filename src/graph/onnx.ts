@@ -107,11 +107,11 @@ function attrProto(name: string, a: Attr): AttributeProto {
 
 /** The ModelProto of a graph; with a sink, large initializers are written as external data. */
 export function toModelProto(g: Graph, sink?: ExternalSink): ModelProto {
-  const inferable = new Set<string>();
+  // value_info only for outputs of ops without a shape rule, so that loading the file again can type them
   const valueInfos: ValueInfoProto[] = [];
   for (const n of g.nodes) {
     if (canInfer(n.op, n.domain)) continue;
-    for (const o of n.outputs) if (o && !g.outputs.includes(o) && !inferable.has(o)) valueInfos.push(valueInfo(g.value(o)));
+    for (const o of n.outputs) if (o && !g.outputs.includes(o)) valueInfos.push(valueInfo(g.value(o)));
   }
   const meta = { ...g.metadata };
   if (g.params.size) meta['halo.params'] = JSON.stringify([...g.params.values()].map((p) => ({ name: p.name, init: p.init })));
