@@ -90,6 +90,7 @@ test('a PyTorch-exported file loads with inferred shapes, runs, and is different
   const { graph, report } = loadModel(new URL('torch-net.onnx', dir).pathname, { inputShapes: { x: ref.x_shape } });
   t.is(graph.opset, 17);
   t.deepEqual(report.opaque, []);
+  t.deepEqual(report.nonDifferentiable, []);
   t.deepEqual(graph.value('y').shape, [2, 5]);
   const x = tensor('float32', ref.x_shape, ref.x);
   const y = (await (await Session.create(graph)).run({ x })).y.data as Float32Array;
@@ -138,6 +139,7 @@ test('unknown ops are kept for inference and reported as non-differentiable', as
   const bytes = toBinary(ModelProtoSchema, proto);
   const { graph, report } = decodeModel(bytes);
   t.deepEqual(report.opaque.map((o) => o.op), ['FusedMatMul']);
+  t.deepEqual(report.nonDifferentiable, [{ node: node.name, op: 'com.microsoft.FusedMatMul' }]);
   t.deepEqual(graph.value(m.name).shape, [3, 2]);
   t.deepEqual(Buffer.from(encodeModel(graph)), Buffer.from(bytes));
   const aV = tensor('float32', [3, 4], [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 1]);

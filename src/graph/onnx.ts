@@ -19,7 +19,8 @@ import {
   ValueInfoProto,
   ValueInfoProtoSchema,
 } from 'onnx-buf';
-import { DType, dtypeInfo, fromOnnxCode, onnxCode } from './dtype.js';
+import { DType, dtypeInfo, fromOnnxCode, isFloat, onnxCode } from './dtype.js';
+import { GRAD_RULES, NON_DIFFERENTIABLE } from './rules.js';
 import { Attr, Graph, Node, ParamInfo, Value } from './ir.js';
 import { canInfer, inferNode } from './infer.js';
 import { Tensor, numel, tensorBytes, tensorFromBytes } from './tensor.js';
@@ -241,6 +242,8 @@ function decodeType(t: TypeProto | undefined, name: string): { dtype: DType; sha
 export interface ImportReport {
   /** Nodes whose output shapes were taken from the file (no inference rule or inference failed). */
   opaque: { node: string; op: string; reason: string }[];
+  /** Nodes with float outputs whose op has no gradient rule: they run, but gradients cannot pass them. */
+  nonDifferentiable: { node: string; op: string }[];
 }
 
 /** Decode a ModelProto into the IR. `baseDir` resolves external data. */
@@ -254,7 +257,7 @@ export function fromModelProto(m: ModelProto, o: { baseDir?: string; source?: st
   g.name = gp.name || 'imported';
   g.extraOpsets = m.opsetImport.filter((x) => x !== main).map((x) => ({ domain: x.domain, version: Number(x.version) }));
   for (const kv of m.metadataProps) g.metadata[kv.key] = kv.value;
-  const report: ImportReport = { opaque: [] };
+  const report: ImportReport = { opaque: [], nonDifferentiable: [] };
 
   for (const t of gp.initializer) {
     const tensor = decodeTensor(t, o.baseDir, src);
@@ -306,6 +309,10 @@ export function fromModelProto(m: ModelProto, o: { baseDir?: string; source?: st
     if (folded) node.outputs.forEach((out, i) => folded[i] && g.constants.set(out, folded[i]));
   }
   for (const vi of gp.output) g.outputs.push(vi.name);
+  for (const n of g.nodes) {
+    const hasRule = n.domain === '' && (GRAD_RULES[n.op] || NON_DIFFERENTIABLE.has(n.op));
+    if (!hasRule && n.outputs.some((o) => o && isFloat(g.value(o).dtype))) report.nonDifferentiable.push({ node: n.name, op: n.domain ? `${n.domain}.${n.op}` : n.op });
+  }
   const params = g.metadata['halo.params'];
   if (params) {
     for (const p of JSON.parse(params) as Pick<ParamInfo, 'name' | 'init'>[]) {
