@@ -72,9 +72,12 @@ async function runLabel(args: Record<string, unknown>): Promise<void> {
   }
 }
 
+/** A file positional; yargs turns a lone `-` (stdin) into '' or true. */
+const fileArg = (v: unknown): string => (v === '' || v === true ? '-' : String(v));
+
 async function runAgree(args: Record<string, unknown>): Promise<void> {
   const level = String(args.level ?? 'both');
-  const report = await compareFiles(String(args.a), String(args.b), {
+  const report = await compareFiles(fileArg(args.a), fileArg(args.b), {
     fieldA: args['field-a'] as ScoreField,
     fieldB: args['field-b'] as ScoreField,
     read: { skipInvalid: Boolean(args['skip-invalid']), warn: (m) => say(`warning: ${m}`) },
