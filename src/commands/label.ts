@@ -44,7 +44,8 @@ function labelFlags(y: Argv): Argv {
       .option('response-format', { choices: ['json_object', 'none'] as const, default: 'json_object', describe: "ask for JSON mode; 'none' for servers without it" })
       .option('cache-dir', { type: 'string', default: defaultCacheDir(), describe: 'answer cache (key: content hash + model + template); --no-cache to turn off' })
       .option('cache', { type: 'boolean', default: true, hidden: true })
-      .group(['base-url', 'model', 'api-key-env', 'mode', 'video-frames', 'segment-frames', 'image-size', 'detail', 'concurrency', 'timeout-ms', 'max-retries', 'backoff-ms', 'backoff-max-ms', 'max-reasks', 'max-requests', 'max-tokens', 'temperature', 'response-format', 'cache-dir'], 'Teacher openai:')
+      .option('estimate', { type: 'boolean', default: false, describe: 'print the requests and tokens per video of each mode for the input, send nothing' })
+      .group(['base-url', 'model', 'api-key-env', 'mode', 'video-frames', 'segment-frames', 'image-size', 'detail', 'concurrency', 'timeout-ms', 'max-retries', 'backoff-ms', 'backoff-max-ms', 'max-reasks', 'max-requests', 'max-tokens', 'temperature', 'response-format', 'cache-dir', 'estimate'], 'Teacher openai:')
       // csv
       .option('csv', { type: 'string', describe: 'annotation file (columns: video, patch|box, aspect, score, annotator)' })
       .group(['csv'], 'Teacher csv:'),
@@ -55,6 +56,7 @@ async function runLabel(args: Record<string, unknown>): Promise<void> {
   const jobs = Number(args.jobs);
   if (!Number.isInteger(jobs) || jobs < 1) throw new UsageError(`--jobs: expected a positive integer, got '${String(args.jobs)}'`);
   const warn = (m: string) => say(`warning: ${m}`);
+  if (args.estimate) return runEstimate(args);
   const teacher = await createTeacher(String(args.teacher), { args, env: process.env, log: verboseLog(args, 'label'), warn });
   try {
     const r = await labelRecords({
@@ -70,6 +72,17 @@ async function runLabel(args: Record<string, unknown>): Promise<void> {
     for (const line of teacher.summary?.() ?? []) say(line);
     await teacher.close?.();
   }
+}
+
+async function runEstimate(args: Record<string, unknown>): Promise<void> {
+  if (args.teacher !== 'openai') throw new UsageError('--estimate: only the openai teacher sends requests; use it with --teacher openai');
+  const { OpenAITeacher, openaiOptionsFromFlags } = await import('../teachers/openai.js');
+  const { estimateCost, formatEstimate } = await import('../teachers/openai-estimate.js');
+  const options = openaiOptionsFromFlags(args, process.env, verboseLog(args, 'label'), false);
+  const teacher = new OpenAITeacher(options);
+  const r = await estimateCost(teacher, inputsOf(args), { ...readOptions(args), warn: (m) => say(`warning: ${m}`) }, args.level as Level | undefined);
+  const settings = `video frames ${options.videoFrames}, segment frames ${options.segmentFrames}, image size ${options.imageSize}, detail ${options.detail}`;
+  process.stdout.write(formatEstimate(r, settings));
 }
 
 /** A file positional; yargs turns a lone `-` (stdin) into '' or true. */

@@ -247,3 +247,25 @@ test.serial('the cache folder holds one entry per answer', async (t) => {
     t.is(files, 3);
   });
 });
+
+test.serial('--estimate prints requests and tokens per video of each mode, sends nothing, needs no key; a real run costs what it said', async (t) => {
+  const est = await runCli('label', ['samples.jsonl', '--teacher', 'openai', '--estimate'], { cwd: dir, env: { OPENAI_API_KEY: '' } });
+  t.is(est.exitCode, 0, est.stderr);
+  t.regex(est.stdout, /no request was sent/);
+  const row = (mode: string) => new RegExp(`^${mode} +(\\d+) +([\\d.]+) +([\\d.]+) +([\\d.]+)$`, 'm').exec(est.stdout);
+  const grid = row('grid');
+  const perPatch = row('per-patch');
+  t.truthy(grid);
+  t.truthy(perPatch);
+  t.deepEqual([grid![1], grid![2]], ['3', '3'], '3 videos, 1 video + 2 segment requests each');
+  t.deepEqual([perPatch![1], perPatch![2]], ['3', '9'], '1 video + 8 patch requests each');
+  await withServer([], async (vlm) => {
+    const r = await label(vlm, ['--no-cache']);
+    t.is(r.exitCode, 0, r.stderr);
+    const prompt = vlm.log.reduce((s, q) => s + q.promptTokens, 0) / 3;
+    t.is(Number(grid![3]), Number(prompt.toFixed(1)));
+  });
+  const other = await runCli('label', ['samples.jsonl', '--teacher', 'csv', '--csv', 'x.csv', '--estimate'], { cwd: dir });
+  t.is(other.exitCode, 2);
+  t.regex(other.stderr, /--estimate: only the openai teacher sends requests/);
+});

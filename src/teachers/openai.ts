@@ -13,7 +13,7 @@ import { ASPECTS, overallOf, type Aspect } from '../records/aspects.js';
 import type { Labels, PatchGeometry } from '../records/schemas.js';
 import { AnswerCache, cacheKey } from './cache.js';
 import { BudgetSpent, ChatClient, RequestFailed, type ChatClientOptions, type ChatUsage } from './openai-client.js';
-import { imageSize } from './openai-tokens.js';
+import { estimatePromptTokens, imageSize, textTokens } from './openai-tokens.js';
 import {
   TEMPLATE_VERSION,
   gridMessages,
@@ -174,20 +174,17 @@ export class OpenAITeacher implements Teacher {
     return { ok: false, reason: `invalid answer after ${this.options.maxReasks + 1} attempts: ${problem}` };
   }
 
-  private async videoLabels(ctx: VideoContext, video: Video, labels: Labels, id: string): Promise<void> {
+  // ---- requests (built the same way for labeling and for --estimate) ----
+
+  private async videoRequest(ctx: VideoContext, video: Video): Promise<ChatMessage[]> {
     const scale = scaleFor(video.width, video.height, this.options.imageSize);
     const indices = evenly(0, video.frames, this.options.videoFrames);
     const images = await Promise.all(indices.map((t) => this.image(upscale(frameOf(video, t), scale))));
-    const r = await this.ask('video', `${id} video`, videoMessages(ctx, indices, images), parseAspectAnswer);
-    for (const a of ASPECTS) {
-      const v = r.ok ? r.value[a] : null;
-      labels.video[a] = v;
-      if (v === null) labels.missing![`video.${a}`] = r.ok ? 'the model gave no score' : r.reason;
-    }
-    labels.video.overall = overallOf(labels.video as Partial<Record<Aspect, number | null>>);
+    return videoMessages(ctx, indices, images);
   }
 
-  private async perPatchLabels(request: LabelRequest, ctx: VideoContext, geometry: PatchGeometry, labels: Labels, id: string): Promise<void> {
+  /** One request per patch, each with the patch's storyboard. */
+  private async patchRequests(request: LabelRequest, ctx: VideoContext, geometry: PatchGeometry): Promise<ChatMessage[][]> {
     const n = geometry.boxes.length;
     const boards = request.storyboards;
     if (!boards || boards.length === 0) {
@@ -196,7 +193,7 @@ export class OpenAITeacher implements Teacher {
     if (boards.length !== n) {
       throw new DataError(request.place, 'patches.storyboards', `expected ${n} storyboards (one per patch), got ${boards.length}`);
     }
-    const inputs = await Promise.all(
+    return Promise.all(
       boards.map(async (file, i) => {
         let bytes: Buffer;
         try {
@@ -205,16 +202,14 @@ export class OpenAITeacher implements Teacher {
           throw new DataError(request.place, `patches.storyboards[${i}]`, `${file}: cannot read the storyboard (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
         }
         if (!imageSize(bytes)) throw new DataError(request.place, `patches.storyboards[${i}]`, `${file}: not a PNG, JPEG or WebP image`);
-        return { url: `data:${mimeOf(bytes)};base64,${bytes.toString('base64')}`, detail: this.options.detail } satisfies ImageInput;
+        const img: ImageInput = { url: `data:${mimeOf(bytes)};base64,${bytes.toString('base64')}`, detail: this.options.detail };
+        return patchMessages(ctx, i, n, geometry.boxes[i] as Box, img);
       }),
     );
-    const results = await Promise.all(
-      inputs.map((img, i) => this.ask('patch', `${id} patch ${i}`, patchMessages(ctx, i, n, geometry.boxes[i] as Box, img), parseAspectAnswer)),
-    );
-    results.forEach((r, i) => this.setPatch(labels, i, r));
   }
 
-  private async gridLabels(ctx: VideoContext, video: Video, geometry: PatchGeometry, labels: Labels, id: string): Promise<void> {
+  /** One request per temporal segment: its frames with the grid drawn and the cells numbered. */
+  private async gridRequests(ctx: VideoContext, video: Video, geometry: PatchGeometry): Promise<{ cells: number[]; messages: ChatMessage[] }[]> {
     const [gt, gh, gw] = geometry.grid;
     const perSegment = gh * gw;
     const [T, H, W] = geometry.video;
@@ -226,18 +221,74 @@ export class OpenAITeacher implements Teacher {
     // The grid's row and column boundaries on the decoded frames (uneven grids drawn as cut).
     const rows = [...new Set(geometry.boxes.slice(0, perSegment).flatMap((b) => [b[2], b[3]]))].sort((a, b) => a - b).map((v) => Math.round(v * fy));
     const cols = [...new Set(geometry.boxes.slice(0, perSegment).flatMap((b) => [b[4], b[5]]))].sort((a, b) => a - b).map((v) => Math.round(v * fx));
-    const tasks = Array.from({ length: gt }, async (_, s) => {
-      const first = s * perSegment;
-      const cells = Array.from({ length: perSegment }, (_, j) => first + j);
-      const t0 = geometry.boxes[first]![0];
-      const t1 = geometry.boxes[first]![1];
-      const frames = evenly(Math.floor(t0 * ft), Math.max(Math.floor(t0 * ft) + 1, Math.floor(t1 * ft)), this.options.segmentFrames);
-      const images = await Promise.all(frames.map((t) => this.image(gridOverlay(frameOf(video, t), rows, cols, { scale, firstIndex: first }))));
-      const messages = gridMessages(ctx, { index: s, count: gt, t0, t1, frameIndices: frames }, cells, images);
-      const r = await this.ask('grid', `${id} segment ${s}`, messages, (content) => parseGridAnswer(content, cells));
-      for (const c of cells) this.setPatch(labels, c, r.ok ? { ok: true, value: r.value.get(c)! } : r);
+    return Promise.all(
+      Array.from({ length: gt }, async (_, s) => {
+        const first = s * perSegment;
+        const cells = Array.from({ length: perSegment }, (_, j) => first + j);
+        const t0 = geometry.boxes[first]![0];
+        const t1 = geometry.boxes[first]![1];
+        const frames = evenly(Math.floor(t0 * ft), Math.max(Math.floor(t0 * ft) + 1, Math.floor(t1 * ft)), this.options.segmentFrames);
+        const images = await Promise.all(frames.map((t) => this.image(gridOverlay(frameOf(video, t), rows, cols, { scale, firstIndex: first }))));
+        return { cells, messages: gridMessages(ctx, { index: s, count: gt, t0, t1, frameIndices: frames }, cells, images) };
+      }),
+    );
+  }
+
+  // ---- labels ----
+
+  private async videoLabels(ctx: VideoContext, video: Video, labels: Labels, id: string): Promise<void> {
+    const r = await this.ask('video', `${id} video`, await this.videoRequest(ctx, video), parseAspectAnswer);
+    for (const a of ASPECTS) {
+      const v = r.ok ? r.value[a] : null;
+      labels.video[a] = v;
+      if (v === null) labels.missing![`video.${a}`] = r.ok ? 'the model gave no score' : r.reason;
+    }
+    labels.video.overall = overallOf(labels.video as Partial<Record<Aspect, number | null>>);
+  }
+
+  private async perPatchLabels(request: LabelRequest, ctx: VideoContext, geometry: PatchGeometry, labels: Labels, id: string): Promise<void> {
+    const requests = await this.patchRequests(request, ctx, geometry);
+    const results = await Promise.all(requests.map((messages, i) => this.ask('patch', `${id} patch ${i}`, messages, parseAspectAnswer)));
+    results.forEach((r, i) => this.setPatch(labels, i, r));
+  }
+
+  private async gridLabels(ctx: VideoContext, video: Video, geometry: PatchGeometry, labels: Labels, id: string): Promise<void> {
+    const requests = await this.gridRequests(ctx, video, geometry);
+    await Promise.all(
+      requests.map(async ({ cells, messages }, s) => {
+        const r = await this.ask('grid', `${id} segment ${s}`, messages, (content) => parseGridAnswer(content, cells));
+        for (const c of cells) this.setPatch(labels, c, r.ok ? { ok: true, value: r.value.get(c)! } : r);
+      }),
+    );
+  }
+
+  /**
+   * What labeling this record would cost in each patch mode, without sending anything: requests
+   * and estimated tokens (openai-tokens.ts; the answer counted as its JSON). Per-patch needs
+   * storyboards; without them its entry is undefined.
+   */
+  async estimate(request: LabelRequest): Promise<Record<'video' | PatchMode, { requests: number; promptTokens: number; completionTokens: number } | undefined>> {
+    const { record } = request;
+    const video = await readVideo(request.videoPath);
+    const ctx: VideoContext = { prompt: record.prompt, frames: video.frames, fps: record.fps, width: video.width, height: video.height };
+    const answer = (cells?: number[]) => {
+      const scores = Object.fromEntries(ASPECTS.map((a) => [a, 3]));
+      return textTokens(JSON.stringify(cells ? { cells: cells.map((cell) => ({ cell, ...scores })) } : scores));
+    };
+    const cost = (list: { messages: ChatMessage[]; cells?: number[] }[]) => ({
+      requests: list.length,
+      promptTokens: list.reduce((s, r) => s + estimatePromptTokens(r.messages), 0),
+      completionTokens: list.reduce((s, r) => s + answer(r.cells), 0),
     });
-    await Promise.all(tasks);
+    const wantVideo = request.wantVideo !== false;
+    const geometry = request.wantPatches ? record.patches : undefined;
+    const out: Record<'video' | PatchMode, ReturnType<typeof cost> | undefined> = { video: undefined, grid: undefined, 'per-patch': undefined };
+    if (wantVideo) out.video = cost([{ messages: await this.videoRequest(ctx, video) }]);
+    if (geometry) {
+      out.grid = cost(await this.gridRequests(ctx, video, geometry));
+      if (request.storyboards?.length) out['per-patch'] = cost((await this.patchRequests(request, ctx, geometry)).map((messages) => ({ messages })));
+    }
+    return out;
   }
 
   private setPatch(labels: Labels, i: number, r: AskResult<AspectAnswer>): void {
@@ -307,9 +358,9 @@ export class OpenAITeacher implements Teacher {
 }
 
 /** Build the teacher's options from halo-label's flags and the environment; the key is checked first. */
-export function openaiOptionsFromFlags(args: Record<string, unknown>, env: NodeJS.ProcessEnv, log: (m: string) => void): OpenAITeacherOptions {
+export function openaiOptionsFromFlags(args: Record<string, unknown>, env: NodeJS.ProcessEnv, log: (m: string) => void, requireKey = true): OpenAITeacherOptions {
   const keyVar = String(args['api-key-env'] ?? 'OPENAI_API_KEY');
-  const apiKey = env[keyVar];
+  const apiKey = env[keyVar] || (requireKey ? undefined : 'unused');
   if (!apiKey) {
     throw new HaloError(
       `the openai teacher needs an API key in $${keyVar}, which is not set (no request was sent). Set it, or name another variable with --api-key-env; a local server without authentication accepts any value, e.g. ${keyVar}=none`,
