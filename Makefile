@@ -52,3 +52,14 @@ $(DEMO)/patches.jsonl: $(DEMO)/world.jsonl
 # ---- benchmarks (not part of the tests) ------------------------------------------------------
 bench: build
 	@for b in dist/scripts/bench-*.js; do echo "== $$b"; node $$b || exit 1; done
+
+# ---- pretraining of the built-in generator (docs/generator.md) ---------------------------------
+# Trains halo-tiny-t2v on the shapes world into $(PRETRAIN_OUT) (resumes when re-run) and copies the
+# model folder to fixtures/models/halo-tiny-t2v. At most 60 minutes on a 2-core machine.
+PRETRAIN_OUT ?= runs/pretrain
+PRETRAIN_FLAGS ?= --arch dit --batch 16 --steps 6000 --minutes 55 --ema 0.995 --seed 0
+
+.PHONY: pretrain
+pretrain: build
+	$(BIN)/halo-pretrain.js --out $(PRETRAIN_OUT) $(PRETRAIN_FLAGS)
+	mkdir -p fixtures/models/halo-tiny-t2v && cp $(PRETRAIN_OUT)/model/manifest.json $(PRETRAIN_OUT)/model/weights.safetensors fixtures/models/halo-tiny-t2v/
