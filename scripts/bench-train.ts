@@ -3,7 +3,7 @@
 // same model and step in PyTorch (scripts/bench-train.py, /usr/bin/python3), interleaved, medians.
 // Also: achieved GFLOP/s against a plain large MatMul in ORT, and graph build + session creation time
 // for 1, 4 and 16 blocks. Prints ratios; the last line is `bench train-step: ratio=X (ours/pytorch…)`.
-// Usage: node dist/scripts/bench-train.js [--rounds 7] [--steps 5] [--threads 2] [--python /usr/bin/python3]
+// Usage: node dist/scripts/bench-train.js [--rounds 7] [--steps 5] [--threads 2] [--python /usr/bin/python3] [--passive]
 
 import { spawn } from 'node:child_process';
 import * as readline from 'node:readline';
@@ -26,6 +26,9 @@ const ROUNDS = Number(opt('rounds', '7'));
 const STEPS = Number(opt('steps', '5'));
 const THREADS = Number(opt('threads', '2'));
 const PY = opt('python', '/usr/bin/python3');
+/** --passive: no spin-waiting in either runtime (ORT allow_spinning 0, OMP_WAIT_POLICY=PASSIVE), for loaded machines. */
+const PASSIVE = args.includes('--passive');
+const SESSION = { threads: THREADS, spinning: !PASSIVE };
 const [B, T, D, H, M] = [16, 128, 128, 4, 512];
 
 const median = (xs: number[]) => {
@@ -56,7 +59,7 @@ class Peer {
   private lines: AsyncIterableIterator<string>;
   private proc;
   constructor() {
-    this.proc = spawn(PY, [fileURLToPath(new URL('../../scripts/bench-train.py', import.meta.url)), ...[B, T, D, H, M, THREADS].map(String)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.proc = spawn(PY, [fileURLToPath(new URL('../../scripts/bench-train.py', import.meta.url)), ...[B, T, D, H, M, THREADS].map(String)], { stdio: ['pipe', 'pipe', 'inherit'], env: PASSIVE ? { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' } : process.env });
     this.lines = readline.createInterface({ input: this.proc.stdout! })[Symbol.asyncIterator]();
   }
   async next(): Promise<any> {
@@ -80,7 +83,7 @@ async function matmulBench() {
   const a = g.input('a', 'float32', [n, n]);
   const b = g.input('b', 'float32', [n, n]);
   g.output(g.matmul(a, b), 'c');
-  const s = await Session.create(g.graph, { threads: THREADS });
+  const s = await Session.create(g.graph, SESSION);
   const rng = new Rng(1);
   const feeds = { a: tensor('float32', [n, n], rng.fill(n * n, (q) => q.normal())), b: tensor('float32', [n, n], rng.fill(n * n, (q) => q.normal())) };
   await s.run(feeds);
@@ -100,20 +103,22 @@ async function matmulBench() {
 }
 
 async function main() {
+  const load = (await import('node:os')).loadavg()[0];
+  console.log(`machine: load average ${load.toFixed(1)}${PASSIVE ? ', passive waiting' : ''}; timings drift ±15% between processes, compare the interleaved ratios`);
   // build + session creation
   for (const blocks of [1, 4, 16]) {
     const t0 = performance.now();
     const st = blockStep(blocks);
     const bytes = encodeModel(st.graph);
     const t1 = performance.now();
-    const s = await Session.create(bytes, { threads: THREADS });
+    const s = await Session.create(bytes, SESSION);
     const t2 = performance.now();
     await s.release();
     console.log(`build ${blocks} block(s): ${st.graph.nodes.length} nodes, build+serialize ${(t1 - t0).toFixed(0)} ms, session ${(t2 - t1).toFixed(0)} ms`);
   }
 
   const step = blockStep(1);
-  const trainer = await Trainer.create(step, { seed: 0, session: { threads: THREADS } });
+  const trainer = await Trainer.create(step, { seed: 0, session: SESSION });
   const rng = new Rng(0);
   const batch = { x: tensor('float32', [B, T, D], rng.fill(N * D, (q) => q.normal())), y: tensor('float32', [B, T, D], rng.fill(N * D, (q) => q.normal())) };
   for (let i = 0; i < 3; i++) await trainer.step(batch, 1e-3);
