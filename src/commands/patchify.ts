@@ -72,6 +72,7 @@ export const patchifyCommand: CommandSpec = {
         read: readOptions(args),
         log: verboseLog(args, 'patchify'),
         warn: (m) => process.stderr.write(`halo-patchify: warning: ${m}\n`),
+        progress: Boolean(process.stderr.isTTY) && !args.verbose,
       },
       (r) => writer.write(r),
     );

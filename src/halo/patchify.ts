@@ -50,6 +50,26 @@ export interface PatchifyOptions extends PatchifySettings {
   read: ReadOptions;
   log: (message: string) => void;
   warn: (message: string) => void;
+  /** Show a one-line count on stderr (for a terminal). */
+  progress?: boolean;
+}
+
+/** A status line on stderr, redrawn at most 5 times a second. */
+class Progress {
+  private last = 0;
+  private shown = false;
+  private readonly start = Date.now();
+  update(s: PatchifyStats): void {
+    const now = Date.now();
+    if (now - this.last < 200) return;
+    this.last = now;
+    this.shown = true;
+    const rate = (s.cut + s.reused) / Math.max(0.001, (now - this.start) / 1000);
+    process.stderr.write(`\rhalo-patchify: ${s.cut + s.reused + s.skipped} videos (${s.cut} cut, ${s.reused} reused, ${s.skipped} skipped), ${rate.toFixed(1)}/s  `);
+  }
+  done(): void {
+    if (this.shown) process.stderr.write('\r\x1b[K');
+  }
 }
 
 export interface PatchifyStats {
@@ -255,8 +275,9 @@ export async function patchify(inputs: readonly string[], options: PatchifyOptio
       let hash: string;
       try {
         hash = await hashFile(file);
-      } catch {
-        throw new MediaError(file, 'video file not found');
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        throw new MediaError(file, code === 'ENOENT' ? 'video file not found' : code === 'EISDIR' ? 'not a file' : `cannot read (${code ?? (e as Error).message})`);
       }
       const key = settingsKey(hash, options);
       const dir = path.join(root, folderName(id));
@@ -291,10 +312,16 @@ export async function patchify(inputs: readonly string[], options: PatchifyOptio
     }
   };
 
-  for await (const out of orderedMap(itemsOf(inputs, options), options.jobs, work)) {
-    if (out === undefined) continue;
-    stats.records++;
-    await emit(out);
+  const progress = options.progress ? new Progress() : undefined;
+  try {
+    for await (const out of orderedMap(itemsOf(inputs, options), options.jobs, work)) {
+      progress?.update(stats);
+      if (out === undefined) continue;
+      stats.records++;
+      await emit(out);
+    }
+  } finally {
+    progress?.done();
   }
   options.log(`${stats.records} records: ${stats.cut} videos cut, ${stats.reused} reused, ${stats.skipped} skipped`);
   return stats;

@@ -394,7 +394,7 @@ export interface Video {
   data: Uint8Array;
 }
 
-export interface ReadOptions extends DecodeOptions {
+export interface ReadVideoOptions extends DecodeOptions {
   /**
    * Keep this many frames, evenly spaced over the whole (resampled) video: frame
    * floor((k + 0.5) · M / N) for k < N, M the number of frames. A video with at most N frames is
@@ -411,7 +411,7 @@ export function evenlySpaced(n: number, m: number): number[] {
 }
 
 /** Decode a whole video (or the frames `options.frames` selects) into memory. */
-export async function readVideo(file: string, options: ReadOptions = {}): Promise<Video & { source: VideoInfo }> {
+export async function readVideo(file: string, options: ReadVideoOptions = {}): Promise<Video & { source: VideoInfo }> {
   const run = async (total?: number) => {
     const v = await openVideo(file, options);
     const want = options.frames;
