@@ -3,6 +3,7 @@
 import type { CommandSpec } from '../cli/command.js';
 import { labelCommand } from './label.js';
 import { pairsCommand } from './pairs.js';
+import { dpoCommand } from './dpo.js';
 import { scoreCommand } from './score.js';
 import { pretrainCommand } from './pretrain.js';
 import { sampleCommand } from './sample.js';
@@ -17,4 +18,5 @@ export const COMMANDS: CommandSpec[] = [
   labelCommand,
   scoreCommand,
   pairsCommand,
+  dpoCommand,
 ];

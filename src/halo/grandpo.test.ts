@@ -75,3 +75,17 @@ test('Gran-DPO gradients match finite differences', async (t) => {
   });
   t.true(r.ok, r.worst);
 });
+
+test('the loss has a gradient where policy and reference agree exactly (the start of training)', async (t) => {
+  const d = data(9);
+  const r = await gradCheck({
+    inputs: { policyWin: [P, n], policyLose: [P, n] },
+    values: { policyWin: d.refWin.flat(), policyLose: d.refLose.flat() },
+    fixed: Object.fromEntries((['refWin', 'refLose', 'pref', 'weight'] as const).map((k) => [k, tensor('float64', [P, n], d[k].flat())])),
+    build: (g, x) => granDpoLoss(g, x as never, { beta: 5000, lambda: 1, mode: 'gran' }).loss,
+    atol: 1e-6,
+    rtol: 1e-5,
+  });
+  t.true(r.ok, r.worst);
+  t.true(r.maxAbsErr < 1e-6);
+});

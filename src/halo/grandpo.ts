@@ -6,7 +6,8 @@
 //   Δ_video  = mean_p d(w,p) - mean_p d(l,p)            L_video = softplus(β/2 · Δ_video)
 //   Δ_p      = s_p (d(w,p) - d(l,p))                     L_patch = Σ a_p|s_p| softplus(β_p/2 · Δ_p) / Σ a_p|s_p|
 //   L        = L_video + λ L_patch   (mode 'gran');  L_video (mode 'video', = λ 0);  L_patch (mode 'patch')
-// softplus(x) = −log σ(−x), computed as relu(x) + log(1 + exp(−|x|)) so large |x| stays finite.
+// softplus(x) = −log σ(−x), computed as −LogSoftmax([−x, 0])[0]: stable for large |x|, and with
+// the right derivative (σ(x), 1/2 at 0) where policy and reference agree exactly, as at the start.
 // Losses are means over the pairs of the batch; a pair whose patches are all ties adds 0 to L_patch
 // and is left out of its mean. Also exported: the same computation in plain JS (float64), the
 // reference the tests hold the graph to.
@@ -42,7 +43,10 @@ export interface GranDpoTerms {
 }
 
 function softplus(g: GraphBuilder, x: Value): Value {
-  return g.add(g.relu(x), g.log(g.add(g.exp(g.neg(g.abs(x))), 1)));
+  const rank = x.shape.length;
+  const pair = g.concat([g.unsqueeze(g.neg(x), [rank]), g.fill([...x.shape, 1], 0, x.dtype)], rank);
+  const first = g.slice(g.logSoftmax(pair, rank), [0], [1], [rank]);
+  return g.neg(g.squeeze(first, [rank]));
 }
 
 /** The metric names the graph outputs, in order (the JSONL log uses them). */

@@ -1,0 +1,100 @@
+// The Gran-DPO training-step graph. A batch of P pairs is stacked as 2P rows (winners, then losers)
+// that share, pair by pair, one timestep and one noise. The trainable policy (`policy.*`) and the
+// frozen reference (`ref.*`, the same network) both predict x0 for all rows; each row's per-patch
+// error is the model's training loss restricted to the patch: w(t) · mean over the patch's values of
+// (x0_pred − x0)², with w(t) = min(SNR + 1, 5) (the x0-prediction weighting of pretraining). The
+// patch means come from one matrix product with a fixed pooling matrix (pixels → patches), so any
+// patch geometry works. Then granDpoLoss (src/halo/grandpo.ts). In: the model config, P, the patch
+// boxes and the DPO settings. Out: a TrainStep for the runtime Trainer.
+import { GraphBuilder } from '../graph/builder.js';
+import type { Value } from '../graph/ir.js';
+import { tensor } from '../graph/tensor.js';
+import { buildTrainStep, type TensorSpec, type TrainStep } from '../graph/train-step.js';
+import type { OptimizerConfig } from '../graph/optim.js';
+import { buildT2V, videoShape, type T2VConfig } from '../models/t2v.js';
+import { DPO_METRICS, granDpoLoss, type GranDpoConfig } from './grandpo.js';
+
+export type Box = readonly [number, number, number, number, number, number];
+
+export const POLICY = 'policy.';
+export const REF = 'ref.';
+
+/** [T·H·W, n] matrix: column p averages the pixels of patch p (1 / box volume inside the box). */
+export function poolingMatrix(video: readonly [number, number, number], boxes: readonly Box[]): Float32Array {
+  const [T, H, W] = video;
+  const n = boxes.length;
+  const m = new Float32Array(T * H * W * n);
+  boxes.forEach(([t0, t1, y0, y1, x0, x1], p) => {
+    const vol = (t1 - t0) * (y1 - y0) * (x1 - x0);
+    for (let t = t0; t < t1; t++) for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) m[((t * H + y) * W + x) * n + p] = 1 / vol;
+  });
+  return m;
+}
+
+export interface DpoGraphOptions {
+  config: T2VConfig;
+  pairs: number;
+  boxes: readonly Box[];
+  dpo: GranDpoConfig;
+  optimizer: OptimizerConfig;
+  clipNorm?: number;
+  accum?: number;
+  /** Which policy parameters train (names without the `policy.` prefix); default all. */
+  trainable?: (name: string) => boolean;
+}
+
+/** The batch inputs of one step. */
+export function dpoBatchSpec(c: T2VConfig, pairs: number, n: number): Record<string, TensorSpec> {
+  const rows = 2 * pairs;
+  const v = videoShape(c);
+  return {
+    xt: { dtype: 'float32', shape: [rows, ...v] },
+    t: { dtype: 'float32', shape: [rows] },
+    ids: { dtype: 'int64', shape: [rows, c.text.length] },
+    x0: { dtype: 'float32', shape: [rows, ...v] },
+    w: { dtype: 'float32', shape: [rows] },
+    pref: { dtype: 'float32', shape: [pairs, n] },
+    weight: { dtype: 'float32', shape: [pairs, n] },
+  };
+}
+
+/** Per-row, per-patch weighted x0 errors [rows, n]. */
+function patchErrors(g: GraphBuilder, pred: Value, x0: Value, w: Value, pool: Value): Value {
+  const [rows, C, T, H, W] = pred.shape as number[];
+  const d = g.sub(pred, x0);
+  const sq = g.reduceMean(g.mul(d, d), [1], false); // mean over channels: [rows, T, H, W]
+  const flat = g.reshape(sq, [rows!, T! * H! * W!]);
+  void C;
+  return g.mul(g.matmul(flat, pool), g.unsqueeze(w, [1])); // [rows, n]
+}
+
+export function buildDpoStep(o: DpoGraphOptions): TrainStep {
+  const { config: c, pairs: P } = o;
+  const n = o.boxes.length;
+  const [, T, H, W] = videoShape(c);
+  const pool = poolingMatrix([T, H, W], o.boxes);
+  return buildTrainStep({
+    name: 'gran_dpo_step',
+    batch: dpoBatchSpec(c, P, n),
+    build: (g, b) => {
+      const poolV = g.const(tensor('float32', [T * H * W, n], pool), 'patch_pool');
+      const inputs = { x: b.xt!, t: b.t!, ids: b.ids! };
+      const pol = patchErrors(g, buildT2V(g, POLICY, inputs, c), b.x0!, b.w!, poolV);
+      const ref = patchErrors(g, buildT2V(g, REF, inputs, c), b.x0!, b.w!, poolV);
+      const half = (v: Value, i: 0 | 1) => g.slice(v, [i * P, 0], [(i + 1) * P, n], [0, 1]);
+      const { loss, metrics } = granDpoLoss(
+        g,
+        { policyWin: half(pol, 0), policyLose: half(pol, 1), refWin: half(ref, 0), refLose: half(ref, 1), pref: b.pref!, weight: b.weight! },
+        o.dpo,
+      );
+      return { loss, metrics };
+    },
+    trainable: (name) => name.startsWith(POLICY) && (o.trainable ? o.trainable(name.slice(POLICY.length)) : true),
+    optimizer: o.optimizer,
+    noDecay: /\.bias$|norm|\.ln|embed|pos/,
+    clipNorm: o.clipNorm,
+    accum: o.accum ?? 1,
+  });
+}
+
+export { DPO_METRICS };
