@@ -39,7 +39,7 @@ function labelFlags(y: Argv): Argv {
       .option('backoff-max-ms', { type: 'number', default: 60_000, describe: 'longest retry delay' })
       .option('max-reasks', { type: 'number', default: 2, describe: 're-asks after a malformed or invalid answer' })
       .option('max-requests', { type: 'number', describe: 'request budget for the run (cache hits are free); beyond it scores are null' })
-      .option('max-tokens', { type: 'number', default: 2000, describe: 'answer length limit per request' })
+      .option('max-tokens', { type: 'number', default: 4000, describe: 'answer length limit per request' })
       .option('temperature', { type: 'number', default: 0, describe: 'sampling temperature' })
       .option('response-format', { choices: ['json_object', 'none'] as const, default: 'json_object', describe: "ask for JSON mode; 'none' for servers without it" })
       .option('cache-dir', { type: 'string', default: defaultCacheDir(), describe: 'answer cache (key: content hash + model + template); --no-cache to turn off' })

@@ -33,7 +33,7 @@ export interface AgreementReport extends Agreement {
 function describeSource(field: 'labels' | 'scores', value: Record<string, unknown>): string {
   if (field === 'scores') return String(value.model);
   const s = (value.source ?? {}) as Record<string, unknown>;
-  return [`${s.teacher}@${s.version}`, s.model, s.template].filter(Boolean).join(' ');
+  return [`${s.teacher}@${s.version}`, s.model, s.template, s.mode].filter(Boolean).join(' ');
 }
 
 /** Read one side: every record's scores, keyed by sample_id (which must be unique). */
