@@ -52,14 +52,16 @@ export function scaleOf(dims: { height: number; width: number }): number {
 
 const clampRange = (lo: number, hi: number, rng: Rng): number => (hi <= lo ? (lo + hi) / 2 : rng.range(lo, hi));
 
-function planObject(o: Scene['objects'][number], dims: Dims, rng: Rng): ObjectTrack {
-  const { frames: T, height: H, width: W } = dims;
+/** An object's motion as parameters: centre and size at time u ∈ [0, 1]. */
+interface Path {
+  o: Scene['objects'][number];
+  at: (u: number) => [number, number, number];
+}
+
+function planObject(o: Scene['objects'][number], dims: Dims, rng: Rng): Path {
+  const { height: H, width: W } = dims;
   const sc = scaleOf(dims);
   const m = WORLD_LIMITS.margin;
-  const x = new Float64Array(T);
-  const y = new Float64Array(T);
-  const s = new Float64Array(T);
-  const u = (t: number): number => (T > 1 ? t / (T - 1) : 0);
   const L = WORLD_LIMITS;
   if (o.motion === 'grow') {
     const s0 = rng.range(L.growStart[0], L.growStart[1]) * sc;
@@ -67,12 +69,9 @@ function planObject(o: Scene['objects'][number], dims: Dims, rng: Rng): ObjectTr
     const e = extentOf(o.shape, s0 * g);
     const cx = clampRange(e.left + m, W - e.right - m, rng);
     const cy = clampRange(e.up + m, H - e.down - m, rng);
-    for (let t = 0; t < T; t++) {
-      x[t] = cx;
-      y[t] = cy;
-      s[t] = s0 * (1 + (g - 1) * u(t));
-    }
-  } else if (o.motion === 'bounce') {
+    return { o, at: (u) => [cx, cy, s0 * (1 + (g - 1) * u)] };
+  }
+  if (o.motion === 'bounce') {
     const size = rng.range(L.size[0], L.size[1]) * sc;
     const e = extentOf(o.shape, size);
     const room = H - e.up - e.down - 2 * m;
@@ -80,42 +79,43 @@ function planObject(o: Scene['objects'][number], dims: Dims, rng: Rng): ObjectTr
     const cx = clampRange(e.left + m, W - e.right - m, rng);
     const floor = clampRange(e.up + m + A, H - e.down - m, rng);
     const k = L.bounceHalfSwings / 2;
-    for (let t = 0; t < T; t++) {
-      x[t] = cx;
-      y[t] = floor - A * Math.abs(Math.sin(Math.PI * k * u(t)));
-      s[t] = size;
-    }
-  } else {
-    const size = rng.range(L.size[0], L.size[1]) * sc;
-    const e = extentOf(o.shape, size);
-    const dir = directionOf(o.motion) ?? [0, 0];
-    let D = o.motion === 'still' ? 0 : rng.range(L.travel[0], L.travel[1]) * sc;
-    const roomX = W - e.left - e.right - 2 * m;
-    const roomY = H - e.up - e.down - 2 * m;
-    if (dir[0] !== 0) D = Math.min(D, Math.max(0, roomX) / Math.abs(dir[0]));
-    if (dir[1] !== 0) D = Math.min(D, Math.max(0, roomY) / Math.abs(dir[1]));
-    const dx = D * dir[0];
-    const dy = D * dir[1];
-    const x0 = clampRange(e.left + m - Math.min(dx, 0), W - e.right - m - Math.max(dx, 0), rng);
-    const y0 = clampRange(e.up + m - Math.min(dy, 0), H - e.down - m - Math.max(dy, 0), rng);
-    for (let t = 0; t < T; t++) {
-      x[t] = x0 + dx * u(t);
-      y[t] = y0 + dy * u(t);
-      s[t] = size;
-    }
+    return { o, at: (u) => [cx, floor - A * Math.abs(Math.sin(Math.PI * k * u)), size] };
   }
-  return { shape: o.shape, colour: o.colour, motion: o.motion, x, y, s };
+  const size = rng.range(L.size[0], L.size[1]) * sc;
+  const e = extentOf(o.shape, size);
+  const dir = directionOf(o.motion) ?? [0, 0];
+  let D = o.motion === 'still' ? 0 : rng.range(L.travel[0], L.travel[1]) * sc;
+  const roomX = W - e.left - e.right - 2 * m;
+  const roomY = H - e.up - e.down - 2 * m;
+  if (dir[0] !== 0) D = Math.min(D, Math.max(0, roomX) / Math.abs(dir[0]));
+  if (dir[1] !== 0) D = Math.min(D, Math.max(0, roomY) / Math.abs(dir[1]));
+  const dx = D * dir[0];
+  const dy = D * dir[1];
+  const x0 = clampRange(e.left + m - Math.min(dx, 0), W - e.right - m - Math.max(dx, 0), rng);
+  const y0 = clampRange(e.up + m - Math.min(dy, 0), H - e.down - m - Math.max(dy, 0), rng);
+  return { o, at: (u) => [x0 + dx * u, y0 + dy * u, size] };
 }
 
-/** Frames in which the boxes of two tracks (plus the gap) overlap. */
-function overlappingFrames(a: ObjectTrack, b: ObjectTrack): number {
+function materialize(p: Path, T: number): ObjectTrack {
+  const x = new Float64Array(T);
+  const y = new Float64Array(T);
+  const s = new Float64Array(T);
+  for (let t = 0; t < T; t++) [x[t], y[t], s[t]] = p.at(T > 1 ? t / (T - 1) : 0);
+  return { shape: p.o.shape, colour: p.o.colour, motion: p.o.motion, x, y, s };
+}
+
+/** Frames in which the boxes of two paths (plus the gap) overlap; stops counting past `limit`. */
+function overlappingFrames(a: Path, b: Path, T: number, limit: number): number {
   let n = 0;
   const g = WORLD_LIMITS.gap;
-  for (let t = 0; t < a.x.length; t++) {
-    const ea = extentOf(a.shape, a.s[t]!);
-    const eb = extentOf(b.shape, b.s[t]!);
-    const sepX = a.x[t]! + ea.right + g <= b.x[t]! - eb.left || b.x[t]! + eb.right + g <= a.x[t]! - ea.left;
-    const sepY = a.y[t]! + ea.down + g <= b.y[t]! - eb.up || b.y[t]! + eb.down + g <= a.y[t]! - ea.up;
+  const ua = extentOf(a.o.shape, 1);
+  const ub = extentOf(b.o.shape, 1);
+  for (let t = 0; t < T && n <= limit; t++) {
+    const u = T > 1 ? t / (T - 1) : 0;
+    const [ax, ay, as] = a.at(u);
+    const [bx, by, bs] = b.at(u);
+    const sepX = ax + ua.right * as + g <= bx - ub.left * bs || bx + ub.right * bs + g <= ax - ua.left * as;
+    const sepY = ay + ua.down * as + g <= by - ub.up * bs || by + ub.down * bs + g <= ay - ua.up * as;
     if (!sepX && !sepY) n++;
   }
   return n;
@@ -126,19 +126,22 @@ export function clipSeed(scene: Scene, seed: number): number {
   return mixSeed(seed, hashString(formatScene(scene)));
 }
 
+/** Layouts tried for a two-object clip before settling for the least overlapping one. */
+export const LAYOUT_ATTEMPTS = 400;
+
 /** Plan a clip: deterministic for (scene, dims, seed). */
 export function planScene(scene: Scene, dims: Dims, seed: number): ScenePlan {
   const rng = makeRng(clipSeed(scene, seed));
-  let best: ObjectTrack[] | undefined;
+  let best: Path[] | undefined;
   let bestOverlap = Infinity;
-  for (let attempt = 0; attempt < (scene.objects.length > 1 ? 40 : 1); attempt++) {
-    const tracks = scene.objects.map((o) => planObject(o, dims, rng));
-    const overlap = tracks.length > 1 ? overlappingFrames(tracks[0]!, tracks[1]!) : 0;
+  for (let attempt = 0; attempt < (scene.objects.length > 1 ? LAYOUT_ATTEMPTS : 1); attempt++) {
+    const paths = scene.objects.map((o) => planObject(o, dims, rng));
+    const overlap = paths.length > 1 ? overlappingFrames(paths[0]!, paths[1]!, dims.frames, bestOverlap) : 0;
     if (overlap < bestOverlap) {
-      best = tracks;
+      best = paths;
       bestOverlap = overlap;
     }
     if (overlap === 0) break;
   }
-  return { ...dims, background: scene.background, objects: best! };
+  return { ...dims, background: scene.background, objects: best!.map((p) => materialize(p, dims.frames)) };
 }
