@@ -115,3 +115,33 @@ test('manifest: one schema for generators and reward models; unknown kinds are r
   t.false(Manifest.safeParse({ ...t2v, kind: 'vae' }).success);
   t.false(Manifest.safeParse({ ...t2v, prediction: 'score' }).success);
 });
+
+test('the shipped model rebuilds as two prefixed copies in one graph (policy + reference) that match halo-sample', async (t) => {
+  const { fileURLToPath } = await import('node:url');
+  const { loadBuiltinT2V, buildT2V, withPrefix } = await import('./t2v.js');
+  const { Generator } = await import('./generator.js');
+  const { bakeParams } = await import('../graph/bake.js');
+  const dir = fileURLToPath(new URL('../../../fixtures/models/halo-tiny-t2v', import.meta.url));
+  const m = await loadBuiltinT2V(dir);
+  const g = new GraphBuilder();
+  const v = m.config.video;
+  const x = g.input('x', 'float32', [1, 3, v.frames, v.height, v.width]);
+  const tt = g.input('t', 'float32', [1]);
+  const ids = g.input('ids', 'int64', [1, m.tokenizer.maxLength]);
+  g.output(buildT2V(g, 'policy.', { x, t: tt, ids }, m.config), 'policy');
+  g.output(buildT2V(g, 'ref.', { x, t: tt, ids }, m.config), 'ref');
+  t.is(g.graph.params.size, 2 * Object.keys(m.params).length);
+  const s = await Session.create(bakeParams(g.graph, { ...withPrefix(m.params, 'policy.'), ...withPrefix(m.params, 'ref.') }));
+  const n = 3 * v.frames * v.height * v.width;
+  const xs = Float32Array.from({ length: n }, (_, i) => Math.sin(i));
+  const prompt = 'a green triangle moves down on a black background';
+  const r = await s.run({ x: tensor('float32', [1, 3, v.frames, v.height, v.width], xs), t: tensor('float32', [1], [0.7]), ids: tensor('int64', [1, m.tokenizer.maxLength], m.tokenizer.batch([prompt])) });
+  t.deepEqual(r.policy.data, r.ref.data);
+  const gen = await Generator.load(dir, { batch: 1 });
+  const want = await gen.predictX0(xs, Float32Array.of(0.7), await gen.encode([prompt]));
+  let d = 0;
+  for (let i = 0; i < n; i++) d = Math.max(d, Math.abs(want[i] - (r.policy.data as Float32Array)[i]));
+  t.true(d < 1e-4, `max |Δ| ${d}`);
+  await gen.close();
+  await s.release();
+});

@@ -3,11 +3,16 @@
 // functions of networks.ts. In: a config (and, for loss graphs, batch Values). Out: Values and Graphs.
 // halo-dpo builds its policy + reference copies with buildT2V(g, prefix, …) and x0Loss.
 
+import path from 'node:path';
 import { GraphBuilder } from '../graph/builder.js';
 import { Graph, Value } from '../graph/ir.js';
+import { Tensor } from '../graph/tensor.js';
 import { TensorSpec } from '../graph/train-step.js';
+import { readSafetensors } from '../runtime/safetensors.js';
+import { T2VManifest, isOnnxPart, loadT2VManifest } from './manifest.js';
 import { DenoiserConfig, TextEncoderConfig, VideoShape, buildDenoiser, buildTextEncoder } from './networks.js';
-import { ScheduleSpec } from './schedule.js';
+import { Schedule, ScheduleSpec } from './schedule.js';
+import { Tokenizer } from './tokenizer.js';
 
 export interface T2VConfig {
   video: { frames: number; height: number; width: number; fps: number };
@@ -74,4 +79,35 @@ export function denoiserGraph(c: T2VConfig, batch: number, prefix = 'den.'): Gra
   const text = g.input('text', 'float32', [batch, c.text.width]);
   g.output(buildDenoiser(g, prefix, { x, t, text }, c.denoiser), 'out');
   return g.graph;
+}
+
+/** The T2VConfig of a manifest whose text encoder and denoiser are built-in networks. */
+export function t2vConfigOf(m: T2VManifest, file = 'manifest.json'): T2VConfig {
+  const te = m.text_encoder;
+  const de = m.denoiser;
+  if (isOnnxPart(te) || isOnnxPart(de)) throw new Error(`${file}: not a built-in model (its parts are ONNX files); only built-in models can be rebuilt as graphs`);
+  if ((te.prefix ?? 'text.') !== 'text.' || (de.prefix ?? 'den.') !== 'den.') throw new Error(`${file}: parameter prefixes must be 'text.' and 'den.'`);
+  return {
+    video: { frames: m.video.frames, height: m.video.height, width: m.video.width, fps: m.video.fps },
+    text: te.config as unknown as TextEncoderConfig,
+    denoiser: de.config as unknown as DenoiserConfig,
+    schedule: m.schedule,
+  };
+}
+
+/**
+ * A built-in model folder as graph material: its config, its weights (names `text.*`, `den.*`, as
+ * buildT2V(g, '', …) declares them; prefix them to build copies), tokenizer and schedule.
+ */
+export async function loadBuiltinT2V(dir: string) {
+  const loaded = await loadT2VManifest(dir);
+  const m = loaded.manifest;
+  const config = t2vConfigOf(m, loaded.file);
+  const params = readSafetensors(path.resolve(loaded.dir, m.weights!)).tensors;
+  return { manifest: m, dir: loaded.dir, config, params, tokenizer: new Tokenizer(m.tokenizer), schedule: new Schedule(m.schedule) };
+}
+
+/** Rename parameters for a copy built with another prefix: `den.x` → `${prefix}den.x`. */
+export function withPrefix(params: Record<string, Tensor>, prefix: string): Record<string, Tensor> {
+  return Object.fromEntries(Object.entries(params).map(([k, v]) => [prefix + k, v]));
 }
