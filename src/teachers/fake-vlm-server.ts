@@ -31,6 +31,8 @@ export interface FakeVlmRequest {
   kind: 'video' | 'patch' | 'grid';
   model: string;
   images: number;
+  /** Width and height of each image, in order. */
+  imageSizes: [number, number][];
   /** Whether the request carried an earlier answer to correct (a re-ask). */
   reask: boolean;
   fault?: Fault;
@@ -67,6 +69,7 @@ interface Parsed {
   cells: number[];
   imageSeed: string;
   images: number;
+  imageSizes: [number, number][];
   reask: boolean;
   messages: ChatMessage[];
 }
@@ -79,6 +82,7 @@ function parseRequest(body: unknown): Parsed | string {
   if (!Array.isArray(b.messages) || b.messages.length === 0) return "'messages' must be a non-empty array";
   const hash = createHash('sha256');
   let images = 0;
+  const imageSizes: [number, number][] = [];
   let prompt = '';
   let reask = false;
   for (const m of b.messages as ChatMessage[]) {
@@ -93,7 +97,9 @@ function parseRequest(body: unknown): Parsed | string {
       else if (part.type === 'image_url') {
         const data = dataUrlBytes(part.image_url?.url ?? '');
         if (!data || !/^image\/(png|jpeg|webp)$/.test(data.mime)) return 'image_url must be a base64 data: URL of a PNG, JPEG or WebP image';
-        if (!imageSize(data.bytes)) return 'image_url data is not a readable image';
+        const size = imageSize(data.bytes);
+        if (!size) return 'image_url data is not a readable image';
+        imageSizes.push([size.width, size.height]);
         hash.update(data.bytes);
         images++;
       } else return `unknown content part type '${(part as { type?: string }).type}'`;
@@ -103,7 +109,7 @@ function parseRequest(body: unknown): Parsed | string {
   const cellsLine = /^Cells: ([\d, ]+)$/m.exec(prompt);
   const cells = cellsLine ? cellsLine[1]!.split(',').map((s) => Number(s.trim())) : [];
   const kind = cellsLine ? 'grid' : /The image shows patch \d+/.test(prompt) ? 'patch' : 'video';
-  return { model: b.model, kind, cells, imageSeed: hash.digest('hex'), images, reask, messages: b.messages as ChatMessage[] };
+  return { model: b.model, kind, cells, imageSeed: hash.digest('hex'), images, imageSizes, reask, messages: b.messages as ChatMessage[] };
 }
 
 /** The assistant's answer text for a request, with a content fault applied. */
@@ -147,7 +153,7 @@ export async function startFakeVlmServer(options: FakeVlmOptions = {}): Promise<
       const p = parseRequest(body);
       if (typeof p === 'string') return send(400, errorBody(p, 'invalid_request_error'));
       const fault = faults.shift();
-      const entry: FakeVlmRequest = { kind: p.kind, model: p.model, images: p.images, reask: p.reask, fault, status: 200, promptTokens: 0, completionTokens: 0 };
+      const entry: FakeVlmRequest = { kind: p.kind, model: p.model, images: p.images, imageSizes: p.imageSizes, reask: p.reask, fault, status: 200, promptTokens: 0, completionTokens: 0 };
       log.push(entry);
       if (fault === 'hang') return; // never answers; the client must time out
       if (fault === '429') {

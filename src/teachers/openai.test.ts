@@ -269,3 +269,21 @@ test.serial('--estimate prints requests and tokens per video of each mode, sends
   t.is(other.exitCode, 2);
   t.regex(other.stderr, /--estimate: only the openai teacher sends requests/);
 });
+
+test.serial('frames larger than --image-size are shrunk before sending; small ones are enlarged', async (t) => {
+  const big = await tempDir('halo-label-big-');
+  await makeLabelFixture(big, { videos: 1, shape: [8, 64, 96], grid: [2, 2, 3], storyboards: false });
+  await withServer([], async (vlm) => {
+    const r = await runCli('label', ['samples.jsonl', '--teacher', 'openai', '--base-url', vlm.url, '--no-cache', '--image-size', '48', '--video-frames', '3'], { cwd: big, env: { OPENAI_API_KEY: KEY } });
+    t.is(r.exitCode, 0, r.stderr);
+    t.is(r.records[0]!.labels.patch.visual_quality.length, 12);
+    t.is(r.records[0]!.labels.missing, undefined);
+    t.deepEqual(vlm.log.map((q) => q.kind).sort(), ['grid', 'grid', 'video']);
+    t.deepEqual([...new Set(vlm.log.flatMap((q) => q.imageSizes.map((s) => s.join('x'))))], ['48x32']);
+  });
+  await withServer([], async (vlm) => {
+    const r = await label(vlm, ['--no-cache', '--image-size', '100', '--level', 'video'], { input: jsonl(records.slice(0, 1)) });
+    t.is(r.exitCode, 0, r.stderr);
+    t.deepEqual(vlm.log[0]!.imageSizes, Array(8).fill([96, 96]), '32×32 frames enlarged 3×');
+  });
+});

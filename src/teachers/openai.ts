@@ -7,12 +7,12 @@
 // disk (cache.ts), and a score that could not be had is null with its reason in `missing`.
 import { readFile } from 'node:fs/promises';
 import { DataError, HaloError, UsageError } from '../cli/errors.js';
-import { encodePng, frameOf, gridOverlay, upscale, type Image } from '../media/image.js';
-import { readVideo, type Video } from '../media/video.js';
+import { encodePng, gridOverlay, upscale, type Image } from '../media/image.js';
 import { ASPECTS, overallOf, type Aspect } from '../records/aspects.js';
 import type { Labels, PatchGeometry } from '../records/schemas.js';
 import { AnswerCache, cacheKey } from './cache.js';
 import { BudgetSpent, ChatClient, RequestFailed, type ChatClientOptions, type ChatUsage } from './openai-client.js';
+import { evenly, loadFrames, segmentsOf, type FrameSet } from './openai-frames.js';
 import { estimatePromptTokens, imageSize, textTokens } from './openai-tokens.js';
 import {
   TEMPLATE_VERSION,
@@ -79,12 +79,11 @@ function mimeOf(bytes: Uint8Array): string {
   return 'image/png';
 }
 
-/** Evenly spaced indices in [from, to) (n of them, at most to − from). */
-export function evenly(from: number, to: number, n: number): number[] {
-  const len = to - from;
-  const k = Math.max(1, Math.min(n, len));
-  if (k === 1) return [from + Math.floor((len - 1) / 2)];
-  return Array.from({ length: k }, (_, i) => from + Math.round((i * (len - 1)) / (k - 1)));
+export { evenly };
+
+/** What the prompt says about the video: its prompt, frames and size as the record gives them. */
+function contextOf(record: LabelRequest['record']): VideoContext {
+  return { prompt: record.prompt, frames: record.frames, fps: record.fps, width: record.width, height: record.height };
 }
 
 /** Integer enlargement so the longer side reaches about `size` (1 for frames already that big). */
@@ -176,10 +175,14 @@ export class OpenAITeacher implements Teacher {
 
   // ---- requests (built the same way for labeling and for --estimate) ----
 
-  private async videoRequest(ctx: VideoContext, video: Video): Promise<ChatMessage[]> {
+  private videoFrameIndices(frames: number): number[] {
+    return evenly(0, frames, this.options.videoFrames);
+  }
+
+  private async videoRequest(ctx: VideoContext, video: FrameSet): Promise<ChatMessage[]> {
     const scale = scaleFor(video.width, video.height, this.options.imageSize);
-    const indices = evenly(0, video.frames, this.options.videoFrames);
-    const images = await Promise.all(indices.map((t) => this.image(upscale(frameOf(video, t), scale))));
+    const indices = this.videoFrameIndices(video.frames);
+    const images = await Promise.all(indices.map((t) => this.image(upscale(video.get(t), scale))));
     return videoMessages(ctx, indices, images);
   }
 
@@ -209,34 +212,39 @@ export class OpenAITeacher implements Teacher {
   }
 
   /** One request per temporal segment: its frames with the grid drawn and the cells numbered. */
-  private async gridRequests(ctx: VideoContext, video: Video, geometry: PatchGeometry): Promise<{ cells: number[]; messages: ChatMessage[] }[]> {
-    const [gt, gh, gw] = geometry.grid;
-    const perSegment = gh * gw;
-    const [T, H, W] = geometry.video;
-    // Boxes are in the cut tensor's coordinates; map them onto the decoded video.
-    const ft = video.frames / T;
+  private async gridRequests(ctx: VideoContext, video: FrameSet, geometry: PatchGeometry): Promise<{ cells: number[]; messages: ChatMessage[] }[]> {
+    const [, gh, gw] = geometry.grid;
+    const [, H, W] = geometry.video;
+    // Boxes are in the patched tensor's pixels; map them onto the decoded frames.
     const fy = video.height / H;
     const fx = video.width / W;
     const scale = scaleFor(video.width, video.height, this.options.imageSize);
-    // The grid's row and column boundaries on the decoded frames (uneven grids drawn as cut).
-    const rows = [...new Set(geometry.boxes.slice(0, perSegment).flatMap((b) => [b[2], b[3]]))].sort((a, b) => a - b).map((v) => Math.round(v * fy));
-    const cols = [...new Set(geometry.boxes.slice(0, perSegment).flatMap((b) => [b[4], b[5]]))].sort((a, b) => a - b).map((v) => Math.round(v * fx));
+    // The grid's row and column boundaries (uneven grids drawn as they were cut).
+    const first = geometry.boxes.slice(0, gh * gw);
+    const rows = [...new Set(first.flatMap((b) => [b[2], b[3]]))].sort((a, b) => a - b).map((v) => Math.round(v * fy));
+    const cols = [...new Set(first.flatMap((b) => [b[4], b[5]]))].sort((a, b) => a - b).map((v) => Math.round(v * fx));
+    const segments = segmentsOf(geometry, video.frames, this.options.segmentFrames);
     return Promise.all(
-      Array.from({ length: gt }, async (_, s) => {
-        const first = s * perSegment;
-        const cells = Array.from({ length: perSegment }, (_, j) => first + j);
-        const t0 = geometry.boxes[first]![0];
-        const t1 = geometry.boxes[first]![1];
-        const frames = evenly(Math.floor(t0 * ft), Math.max(Math.floor(t0 * ft) + 1, Math.floor(t1 * ft)), this.options.segmentFrames);
-        const images = await Promise.all(frames.map((t) => this.image(gridOverlay(frameOf(video, t), rows, cols, { scale, firstIndex: first }))));
-        return { cells, messages: gridMessages(ctx, { index: s, count: gt, t0, t1, frameIndices: frames }, cells, images) };
+      segments.map(async (seg) => {
+        const images = await Promise.all(seg.frames.map((t) => this.image(gridOverlay(video.get(t), rows, cols, { scale, firstIndex: seg.cells[0]! }))));
+        const messages = gridMessages(ctx, { index: seg.index, count: segments.length, t0: seg.t0, t1: seg.t1, frameIndices: seg.frames }, seg.cells, images);
+        return { cells: seg.cells, messages };
       }),
     );
   }
 
+  /** Decode the frames that the video request and (in grid mode) the segment requests show. */
+  private frames(request: LabelRequest, video: boolean, grid: PatchGeometry | undefined): Promise<FrameSet> {
+    const { record } = request;
+    const wanted = new Set<number>();
+    if (video) for (const t of this.videoFrameIndices(record.frames)) wanted.add(t);
+    if (grid) for (const seg of segmentsOf(grid, record.frames, this.options.segmentFrames)) for (const t of seg.frames) wanted.add(t);
+    return loadFrames(request.videoPath, record, wanted, this.options.imageSize);
+  }
+
   // ---- labels ----
 
-  private async videoLabels(ctx: VideoContext, video: Video, labels: Labels, id: string): Promise<void> {
+  private async videoLabels(ctx: VideoContext, video: FrameSet, labels: Labels, id: string): Promise<void> {
     const r = await this.ask('video', `${id} video`, await this.videoRequest(ctx, video), parseAspectAnswer);
     for (const a of ASPECTS) {
       const v = r.ok ? r.value[a] : null;
@@ -252,7 +260,7 @@ export class OpenAITeacher implements Teacher {
     results.forEach((r, i) => this.setPatch(labels, i, r));
   }
 
-  private async gridLabels(ctx: VideoContext, video: Video, geometry: PatchGeometry, labels: Labels, id: string): Promise<void> {
+  private async gridLabels(ctx: VideoContext, video: FrameSet, geometry: PatchGeometry, labels: Labels, id: string): Promise<void> {
     const requests = await this.gridRequests(ctx, video, geometry);
     await Promise.all(
       requests.map(async ({ cells, messages }, s) => {
@@ -269,8 +277,10 @@ export class OpenAITeacher implements Teacher {
    */
   async estimate(request: LabelRequest): Promise<Record<'video' | PatchMode, { requests: number; promptTokens: number; completionTokens: number } | undefined>> {
     const { record } = request;
-    const video = await readVideo(request.videoPath);
-    const ctx: VideoContext = { prompt: record.prompt, frames: video.frames, fps: record.fps, width: video.width, height: video.height };
+    const wantVideo = request.wantVideo !== false;
+    const geometry = request.wantPatches ? record.patches : undefined;
+    const video = await this.frames(request, wantVideo, geometry);
+    const ctx = contextOf(record);
     const answer = (cells?: number[]) => {
       const scores = Object.fromEntries(ASPECTS.map((a) => [a, 3]));
       return textTokens(JSON.stringify(cells ? { cells: cells.map((cell) => ({ cell, ...scores })) } : scores));
@@ -280,8 +290,6 @@ export class OpenAITeacher implements Teacher {
       promptTokens: list.reduce((s, r) => s + estimatePromptTokens(r.messages), 0),
       completionTokens: list.reduce((s, r) => s + answer(r.cells), 0),
     });
-    const wantVideo = request.wantVideo !== false;
-    const geometry = request.wantPatches ? record.patches : undefined;
     const out: Record<'video' | PatchMode, ReturnType<typeof cost> | undefined> = { video: undefined, grid: undefined, 'per-patch': undefined };
     if (wantVideo) out.video = cost([{ messages: await this.videoRequest(ctx, video) }]);
     if (geometry) {
@@ -309,9 +317,9 @@ export class OpenAITeacher implements Teacher {
     }
     const wantVideo = request.wantVideo !== false;
     const labels: Labels = { source: this.source, video: {}, missing: {} };
-    const needFrames = wantVideo || (geometry && this.options.mode === 'grid');
-    const video = needFrames ? await readVideo(request.videoPath) : undefined;
-    const ctx: VideoContext = { prompt: record.prompt, frames: video?.frames ?? record.frames, fps: record.fps, width: video?.width ?? record.width, height: video?.height ?? record.height };
+    const grid = geometry && this.options.mode === 'grid' ? geometry : undefined;
+    const video = wantVideo || grid ? await this.frames(request, wantVideo, grid) : undefined;
+    const ctx = contextOf(record);
     const jobs: Promise<void>[] = [];
     if (wantVideo) jobs.push(this.videoLabels(ctx, video!, labels, id));
     if (geometry) {
