@@ -4,6 +4,8 @@ import type { CommandSpec } from '../cli/command.js';
 import { labelCommand } from './label.js';
 import { pairsCommand } from './pairs.js';
 import { dpoCommand } from './dpo.js';
+import { evalCommand } from './eval.js';
+import { reportCommand } from './report.js';
 import { scoreCommand } from './score.js';
 import { pretrainCommand } from './pretrain.js';
 import { sampleCommand } from './sample.js';
@@ -19,4 +21,6 @@ export const COMMANDS: CommandSpec[] = [
   scoreCommand,
   pairsCommand,
   dpoCommand,
+  evalCommand,
+  reportCommand,
 ];
