@@ -21,6 +21,10 @@ $(STAMP): package.json package-lock.json
 	  echo "setup: installing ffmpeg (Debian)"; \
 	  ($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq ffmpeg) \
 	  || echo "setup: could not install Debian's ffmpeg; the npm-shipped one will be used"; }
+	@command -v chromium >/dev/null 2>&1 || [ -n "$$HALO_CHROMIUM" ] || { \
+	  echo "setup: installing chromium (Debian), used by the report test"; \
+	  ($(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium) \
+	  || echo "setup: could not install chromium; the report test will say so"; }
 	@touch $@
 
 build: $(STAMP)
@@ -32,22 +36,65 @@ test: build
 clean:
 	rm -rf dist $(DEMO)
 
-# ---- demo: the embedded shapes world -------------------------------------------------------
-DEMO_PROMPTS ?= 8
+# ---- demo: the whole HALO loop on the embedded shapes world -----------------------------------
+# world prompts -> sample (shipped generator) -> patchify -> label (oracle) -> reward model (shipped,
+# or fitted with DEMO_FIT_RM=1) -> score -> pairs -> DPO (video only) and Gran-DPO (same budget) ->
+# eval on held-out prompts -> report. Each stage is a file under demo/, so `make demo` reruns only
+# what changed. Settings below are the defaults the README's table was made with.
 DEMO_SEED ?= 1
+DEMO_TRAIN_PROMPTS ?= 32
+DEMO_SAMPLES ?= 4
+DEMO_EVAL_PROMPTS ?= 16
+DEMO_EVAL_SEEDS ?= 2
+DEMO_FIT_RM ?= 0
+DPO_STEPS ?= 150
+DPO_FLAGS ?= --batch 4 --lr 2e-5 --beta 2000 --schedule cosine:15:0.1 --seed 0
+HALO_LAMBDA ?= 1
+T2V := fixtures/models/halo-tiny-t2v
+RM := $(if $(filter 1,$(DEMO_FIT_RM)),$(DEMO)/rm,fixtures/models/halo-tiny-rm)
 
-demo: build $(DEMO)/patches.jsonl
-	@echo "demo: $$(wc -l < $(DEMO)/patches.jsonl) videos patchified; records in $(DEMO)/patches.jsonl, artifacts in $(DEMO)/"
+demo: build $(DEMO)/eval/eval.json
+	@cat $(DEMO)/eval/table.txt
+	@echo "demo: report in $(DEMO)/eval/report/index.html"
 
-$(DEMO)/prompts.jsonl: $(STAMP)
+$(DEMO)/prompts-train.jsonl: $(STAMP)
 	@mkdir -p $(DEMO)
-	$(BIN)/halo-world.js prompts -n $(DEMO_PROMPTS) --seed $(DEMO_SEED) > $@.tmp && mv $@.tmp $@
+	$(BIN)/halo-world.js prompts -n $(DEMO_TRAIN_PROMPTS) --seed $(DEMO_SEED) --split train > $@.tmp && mv $@.tmp $@
 
-$(DEMO)/world.jsonl: $(DEMO)/prompts.jsonl
-	$(BIN)/halo-world.js render --out $(DEMO)/world < $< > $@.tmp && mv $@.tmp $@
+$(DEMO)/prompts-eval.jsonl: $(STAMP)
+	@mkdir -p $(DEMO)
+	$(BIN)/halo-world.js prompts -n $(DEMO_EVAL_PROMPTS) --seed $(DEMO_SEED) --split eval > $@.tmp && mv $@.tmp $@
 
-$(DEMO)/patches.jsonl: $(DEMO)/world.jsonl
-	$(BIN)/halo-patchify.js --out $(DEMO)/world < $< > $@.tmp && mv $@.tmp $@
+$(DEMO)/samples.jsonl: $(DEMO)/prompts-train.jsonl $(T2V)/manifest.json
+	$(BIN)/halo-sample.js --model $(T2V) --out $(DEMO)/samples --samples-per-prompt $(DEMO_SAMPLES) --seed 0 < $< > $@.tmp && mv $@.tmp $@
+
+$(DEMO)/patches.jsonl: $(DEMO)/samples.jsonl
+	$(BIN)/halo-patchify.js --out $(DEMO)/samples < $< > $@.tmp && mv $@.tmp $@
+
+$(DEMO)/labels.jsonl: $(DEMO)/patches.jsonl
+	$(BIN)/halo-label.js --teacher oracle < $< > $@.tmp && mv $@.tmp $@
+
+$(DEMO)/rm/manifest.json: $(DEMO)/labels.jsonl
+	$(BIN)/halo-score.js fit --stage video --out $(DEMO)/rm-video $<
+	$(BIN)/halo-score.js fit --stage patch --init $(DEMO)/rm-video --out $(DEMO)/rm $<
+
+$(DEMO)/scores.jsonl: $(DEMO)/labels.jsonl $(RM)/manifest.json
+	$(BIN)/halo-score.js --model $(RM) < $< > $@.tmp && mv $@.tmp $@
+
+$(DEMO)/pairs.jsonl: $(DEMO)/scores.jsonl
+	$(BIN)/halo-pairs.js --from scores --by overall < $< > $@.tmp && mv $@.tmp $@
+
+$(DEMO)/dpo-video/manifest.json: $(DEMO)/pairs.jsonl
+	$(BIN)/halo-dpo.js --model $(T2V) --out $(DEMO)/dpo-video --mode video --steps $(DPO_STEPS) $(DPO_FLAGS) < $< > $(DEMO)/dpo-video.log.jsonl
+
+$(DEMO)/halo/manifest.json: $(DEMO)/pairs.jsonl
+	$(BIN)/halo-dpo.js --model $(T2V) --out $(DEMO)/halo --mode gran --patch-weight $(HALO_LAMBDA) --steps $(DPO_STEPS) $(DPO_FLAGS) < $< > $(DEMO)/halo.log.jsonl
+
+$(DEMO)/eval/eval.json: $(DEMO)/prompts-eval.jsonl $(DEMO)/dpo-video/manifest.json $(DEMO)/halo/manifest.json
+	@mkdir -p $(DEMO)/eval
+	$(BIN)/halo-eval.js --model base=$(T2V) --model dpo-video=$(DEMO)/dpo-video --model halo=$(DEMO)/halo \
+	  --reward-model $(RM) --samples-per-prompt $(DEMO_EVAL_SEEDS) --out $(DEMO)/eval --report < $< > $(DEMO)/eval/table.txt.tmp
+	mv $(DEMO)/eval/table.txt.tmp $(DEMO)/eval/table.txt
 
 # ---- benchmarks (not part of the tests) ------------------------------------------------------
 bench: build
