@@ -120,6 +120,13 @@ test('ad-hoc: halo-patchify clip.mp4 makes a sample-shaped record (48×40 at 25 
   t.deepEqual(s.records[0]!.patches.video, [8, 40, 48]);
   t.deepEqual(s.records[0]!.patches.sampling, { frames: 8 });
   t.is(s.records[0]!.patches.storyboards.length, 16);
+
+  // Resampling and scaling before cutting, recorded so later stages decode alike.
+  const z = await runCli('patchify', ['clip.mp4', '--out', 'o3', '--fps', '8', '--resize', '16,24', '--grid', '2,2,2'], { cwd: dir });
+  t.is(z.exitCode, 0, z.stderr);
+  t.like(z.records[0], { frames: 8, height: 16, width: 24, fps: 8 });
+  t.deepEqual(z.records[0]!.patches.size, [4, 8, 12]);
+  t.deepEqual(z.records[0]!.patches.sampling, { fps: 8, size: [16, 24] });
 });
 
 test('--patch sizes and --clips: each patch also as a lossless clip', async (t) => {
