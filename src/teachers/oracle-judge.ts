@@ -88,8 +88,8 @@ export const ORACLE_CONSTANTS = {
   sharpness: [0.46, 0.12],
   /** visual_quality: partial pixels per frame from which sharpness is judged with full weight. */
   minEdge: 3,
-  /** temporal_consistency: coherent colour change between frames (levels). */
-  flicker: [1.5, 12],
+  /** temporal_consistency: mean colour change between frames that coverage does not explain (levels). */
+  flicker: [1, 8],
   /** temporal_consistency: |ln mass ratio| between frames beyond the tolerance. */
   massJump: [0.1, 0.25],
   /** factual_consistency: fragment pixels (per scale²) in the patch. */
@@ -318,6 +318,13 @@ export function judgeVideo(scene: Scene, clip: Frames, boxes?: readonly Box[]): 
   // per frame and object: shape score (0 when absent, NaN when touching the other object)
   const shapeQ = tracks.map((tr, k) => tr.iou.map((iou, t) => (touching(t) ? NaN : tr.present[t] ? shapeScore(iou, scene.objects[k]!.shape) : 0)));
 
+  // background-to-object colour lines [ux, uy, uz, 1/|u|²]
+  const bgColour = RGB_OF[scene.background];
+  const lineOf = scene.objects.map((o) => {
+    const c = RGB_OF[o.colour];
+    const u = [c[0] - bgColour[0], c[1] - bgColour[1], c[2] - bgColour[2]];
+    return [u[0]!, u[1]!, u[2]!, 1 / (u[0]! ** 2 + u[1]! ** 2 + u[2]! ** 2)] as const;
+  });
   const evidence: PatchEvidence[] = patchBoxes.map((box) => {
     const [t0, t1, y0, y1, x0, x1] = box;
     // ---- pixel sums over the patch
@@ -372,33 +379,38 @@ export function judgeVideo(scene: Scene, clip: Frames, boxes?: readonly Box[]): 
     const pairs: number[] = [];
     for (let t = Math.max(0, t0 - 1); t + 1 < t1; t++) if (t + 1 >= t0) pairs.push(t);
 
-    // ---- temporal consistency: flicker of pixels that stay background / solid object, mass jumps
+    // ---- temporal consistency: flicker = the mean colour change between frames that moving or
+    // resizing objects cannot explain. A change of coverage moves a pixel along the line from the
+    // background to its object's colour, so that component is removed and the rest is averaged.
     let flickerSum = 0;
     for (const t of pairs) {
       const a = t * HW;
       const b = (t + 1) * HW;
-      let worst = 0;
-      for (let cls = -1; cls < nObj; cls++) {
-        let n = 0, s0 = 0, s1 = 0, s2 = 0;
-        for (let y = y0; y < y1; y++) {
-          for (let x = x0; x < x1; x++) {
-            const i = y * W + x;
-            const ia = a + i;
-            const ib = b + i;
-            const keep = cls < 0
-              ? alpha[ia]! < 0.2 && alpha[ib]! < 0.2
-              : owner[ia] === cls && owner[ib] === cls && alpha[ia]! > 0.8 && alpha[ib]! > 0.8;
-            if (!keep) continue;
-            n++;
-            s0 += data[ib * 3]! - data[ia * 3]!;
-            s1 += data[ib * 3 + 1]! - data[ia * 3 + 1]!;
-            s2 += data[ib * 3 + 2]! - data[ia * 3 + 2]!;
+      let n = 0, s0 = 0, s1 = 0, s2 = 0;
+      for (let y = y0; y < y1; y++) {
+        for (let x = x0; x < x1; x++) {
+          if (inContact(t, y, x) || inContact(t + 1, y, x)) continue;
+          const i = y * W + x;
+          const ia = a + i;
+          const ib = b + i;
+          let d0 = data[ib * 3]! - data[ia * 3]!;
+          let d1 = data[ib * 3 + 1]! - data[ia * 3 + 1]!;
+          let d2 = data[ib * 3 + 2]! - data[ia * 3 + 2]!;
+          const k = owner[ib]! >= 0 ? owner[ib]! : owner[ia]!;
+          if (k >= 0) {
+            const u = lineOf[k]!;
+            const along = (d0 * u[0] + d1 * u[1] + d2 * u[2]) * u[3];
+            d0 -= along * u[0];
+            d1 -= along * u[1];
+            d2 -= along * u[2];
           }
+          s0 += d0;
+          s1 += d1;
+          s2 += d2;
+          n++;
         }
-        // a few pixels say little: the mean is taken over at least 16
-        if (n >= 4) worst = Math.max(worst, Math.hypot(s0, s1, s2) / Math.max(n, 16));
       }
-      flickerSum += worst;
+      if (n > 0) flickerSum += Math.hypot(s0, s1, s2) / n;
     }
     const qFlicker = pairs.length ? soft(flickerSum / pairs.length, C.flicker[0], C.flicker[1]) : 1;
     let qMass = 1;
