@@ -19,7 +19,7 @@ function labelFlags(y: Argv): Argv {
     y
       .usage(`halo-label [inputs..] --teacher NAME\n\nLabel (patched) sample records; inputs: JSONL files (none or - = stdin).\nTeachers:\n${teachers}\n\nhalo-label agree A B: agreement of two label or score files (halo-label agree --help).`)
       .positional('inputs', { type: 'string', array: true, describe: 'JSONL files of sample records, with patches for patch labels' })
-      .option('teacher', { choices: TEACHER_NAMES, demandOption: true, describe: 'who labels' })
+      .option('teacher', { choices: TEACHER_NAMES, describe: 'who labels (required)' })
       .option('level', { choices: LEVELS, describe: 'video, patch or both (default: both for records with patches, else video)' })
       .option('jobs', { alias: 'j', type: 'number', default: 2, describe: 'records labeled at once' })
       .group(['teacher', 'level', 'jobs'], 'Labeling:')
@@ -53,6 +53,7 @@ function labelFlags(y: Argv): Argv {
 }
 
 async function runLabel(args: Record<string, unknown>): Promise<void> {
+  if (args.teacher === undefined) throw new UsageError(`--teacher is required (one of ${TEACHER_NAMES.join(', ')})`);
   const jobs = Number(args.jobs);
   if (!Number.isInteger(jobs) || jobs < 1) throw new UsageError(`--jobs: expected a positive integer, got '${String(args.jobs)}'`);
   const warn = (m: string) => say(`warning: ${m}`);
