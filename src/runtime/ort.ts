@@ -20,7 +20,10 @@ export interface SessionOptions {
   /** Where to report a provider fallback; default stderr. */
   log?: (msg: string) => void;
   graphOptimization?: 'disabled' | 'basic' | 'extended' | 'all';
-  /** Let idle intra-op threads spin (fastest on an idle machine; false is kinder to a shared one). */
+  /**
+   * Let idle intra-op threads spin-wait (default false). Spinning is a little faster on an idle machine
+   * but several times slower when halo's piped commands or other jobs share the cores.
+   */
   spinning?: boolean;
 }
 
@@ -77,7 +80,7 @@ export async function createOrtSession(model: Uint8Array | string, o: SessionOpt
       graphOptimizationLevel: o.graphOptimization ?? 'all',
       logSeverityLevel: 3,
     };
-    if (o.spinning === false) opts.extra = { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } };
+    if (!o.spinning) opts.extra = { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } };
     try {
       const session = typeof model === 'string' ? await ort.InferenceSession.create(model, opts) : await ort.InferenceSession.create(model, opts);
       if (failures.length && device !== 'auto') log(`halo: device '${device}' unavailable (${failures.join('; ')}); using ${provider}`);

@@ -88,6 +88,16 @@ class LocalBackend implements Backend {
   async close() {}
 }
 
+/**
+ * Tensors whose data is a view into a larger buffer are copied to a buffer of their own, since posting
+ * a view to the worker would clone the whole underlying buffer.
+ */
+function compact(ts: Record<string, Tensor>): Record<string, Tensor> {
+  const out: Record<string, Tensor> = {};
+  for (const [k, t] of Object.entries(ts)) out[k] = t.data.byteLength === t.data.buffer.byteLength ? t : { ...t, data: t.data.slice() as Tensor['data'] };
+  return out;
+}
+
 export class Trainer {
   rng: Rng;
   private stepCount = 0;
@@ -105,7 +115,7 @@ export class Trainer {
     const model = 'graph' in step ? encodeModel(step.graph) : step.model;
     const backend: Backend = o.inProcess ? new LocalBackend() : new WorkerBackend(new Worker(new URL('./trainer-worker.js', import.meta.url)));
     try {
-      const r = await backend.call<{ provider: string }>('init', { model, io: step.io, params: o.params, seed: o.seed, session: o.session ? { ...o.session, log: undefined } : undefined });
+      const r = await backend.call<{ provider: string }>('init', { model, io: step.io, params: o.params && compact(o.params), seed: o.seed, session: o.session ? { ...o.session, log: undefined } : undefined });
       return new Trainer(backend, step.io, r.provider, new Rng(o.rngSeed ?? o.seed ?? 0), o.config);
     } catch (e) {
       await backend.close();
@@ -120,7 +130,7 @@ export class Trainer {
 
   /** One optimizer step: one batch, or an array of `accum` micro-batches. */
   async step(batch: Record<string, Tensor> | Record<string, Tensor>[], lr: number): Promise<StepResult> {
-    const batches = Array.isArray(batch) ? batch : [batch];
+    const batches = (Array.isArray(batch) ? batch : [batch]).map(compact);
     const r = await this.backend.call<StepResult>('step', { batches, lr });
     this.stepCount = r.step;
     return r;
@@ -148,7 +158,7 @@ export class Trainer {
   }
 
   setParams(values: Record<string, Tensor>): Promise<void> {
-    return this.backend.call('setParams', { values });
+    return this.backend.call('setParams', { values: compact(values) });
   }
 
   async close(): Promise<void> {
