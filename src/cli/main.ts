@@ -22,12 +22,28 @@ function fail(prog: string, e: unknown): never {
   process.exit(1);
 }
 
+/** yargs drops a lone '-' among positionals: it travels as this token and is turned back. */
+const STDIN_TOKEN = '\u0000stdin';
+
+/** Turn the stdin token back into '-'; a number or boolean flag given twice keeps its last value. */
+function normalize(args: Record<string, unknown>): void {
+  for (const [k, v] of Object.entries(args)) {
+    if (v === STDIN_TOKEN) args[k] = '-';
+    else if (Array.isArray(v)) {
+      const scalar = v.length > 0 && v.every((x) => typeof x === 'number' || typeof x === 'boolean');
+      args[k] = scalar && k !== '_' ? v[v.length - 1] : v.map((x) => (x === STDIN_TOKEN ? '-' : x));
+    }
+  }
+}
+
 /** Build the yargs parser for one command. */
 export function parserFor(name: string, argv: string[]): Argv {
   const spec = COMMANDS.find((c) => c.name === name);
   if (!spec) throw new UsageError(`unknown command '${name}'`);
   const prog = `halo-${name}`;
-  const base = yargs(argv).scriptName(prog);
+  const base = yargs(argv.map((a) => (a === '-' ? STDIN_TOKEN : a)))
+    .scriptName(prog)
+    .middleware((args) => normalize(args as Record<string, unknown>), true);
   // A command with `run` is yargs' default command, so that its positionals are declared;
   // a command of subcommands declares them in `build`.
   const withSpec = spec.run
