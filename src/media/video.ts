@@ -276,11 +276,13 @@ export async function openVideo(file: string, options: DecodeOptions = {}): Prom
       wake();
       resolve();
     });
-  });
-  proc.on('error', (e) => {
-    spawnError = e;
-    exited ??= { code: 1 };
-    wake();
+    proc.on('error', (e) => {
+      // A binary that cannot be started: there may be no 'close' to wait for.
+      spawnError = e;
+      exited ??= { code: 1 };
+      wake();
+      resolve();
+    });
   });
   proc.stderr!.setEncoding('utf8');
   proc.stderr!.on('data', (d: string) => {
