@@ -185,13 +185,16 @@ function labelComponents(m: PixelMaps): void {
   }
 }
 
+let blobScratch = { seen: new Uint8Array(0), stack: new Int32Array(0) };
+
 /** Count connected blobs of non-background pixels (≥ minSize pixels) in frame t: objects seen. */
 export function countBlobs(m: PixelMaps, t: number, minDistance: number, minSize: number): number {
   const { H, W, fromBackground } = m;
   const HW = H * W;
   const base = t * HW;
-  const seen = new Uint8Array(HW);
-  const stack = new Int32Array(HW);
+  if (blobScratch.seen.length < HW) blobScratch = { seen: new Uint8Array(HW), stack: new Int32Array(HW) };
+  const { seen, stack } = blobScratch;
+  seen.fill(0, 0, HW);
   let count = 0;
   for (let s = 0; s < HW; s++) {
     if (seen[s] || fromBackground[base + s]! < minDistance) continue;

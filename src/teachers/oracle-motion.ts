@@ -72,6 +72,9 @@ export function smoothFrames(map: Float32Array, T: number, H: number, W: number)
   return out;
 }
 
+/** Buffers reused between calls (matching is single-threaded and not re-entrant). */
+const scratch = { gx: new Float64Array(256), gy: new Float64Array(256), costs: new Float64Array(64) };
+
 /** Least coverage a region needs before a change in it is judged relative to it (pixels at 32×32). */
 export const MIN_REGION_MASS = 8;
 
@@ -101,8 +104,12 @@ export function matchPair(
   const rw = x1 - x0;
   const n = (y1 - y0) * rw;
   // gradients of frame t (for Lucas–Kanade) and the structure tensor of both frames
-  const gxA = new Float64Array(n);
-  const gyA = new Float64Array(n);
+  if (scratch.gx.length < n) {
+    scratch.gx = new Float64Array(n);
+    scratch.gy = new Float64Array(n);
+  }
+  const gxA = scratch.gx;
+  const gyA = scratch.gy;
   let massA = 0;
   let massB = 0;
   let jxx = 0, jxy = 0, jyy = 0;
@@ -152,13 +159,16 @@ export function matchPair(
   // descent from the guess over the 3×3 neighbourhood, staying within `search` of it
   const gx0 = Math.round(guess[0]);
   const gy0 = Math.round(guess[1]);
-  const seen = new Map<number, number>();
+  const side = 2 * search + 1;
+  if (scratch.costs.length < side * side) scratch.costs = new Float64Array(side * side);
+  const seen = scratch.costs;
+  seen.fill(NaN, 0, side * side);
   const costAt = (dx: number, dy: number): number => {
-    const key = (dy + 64) * 256 + (dx + 64);
-    let c = seen.get(key);
-    if (c === undefined) {
+    const key = (dy - gy0 + search) * side + (dx - gx0 + search);
+    let c = seen[key]!;
+    if (Number.isNaN(c)) {
       c = integerCost(dx, dy, false);
-      seen.set(key, c);
+      seen[key] = c;
     }
     return c;
   };
