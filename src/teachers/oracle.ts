@@ -94,9 +94,10 @@ export class OracleTeacher implements Teacher {
 
   summary(): string[] {
     if (this.videos === 0) return [];
-    const rate = this.judgeSeconds > 0 ? Math.round(this.patches / this.judgeSeconds) : 0;
+    const secs = this.judgeSeconds;
+    const rate = secs > 0 ? (this.patches > 0 ? `${Math.round(this.patches / secs)} patches/s` : `${Math.round(this.videos / secs)} videos/s`) : 'no time';
     return [
-      `oracle: ${this.videos} videos, ${this.patches} patches judged in ${this.judgeSeconds.toFixed(2)} s (${rate} patches/s), decoding took ${this.decodeSeconds.toFixed(2)} s`,
+      `oracle: ${this.videos} videos, ${this.patches} patches judged in ${secs.toFixed(2)} s (${rate}), decoding took ${this.decodeSeconds.toFixed(2)} s`,
     ];
   }
 }
