@@ -4,8 +4,9 @@
 // (a sample record, with patch boxes when patch labels are asked); out: Labels with
 // source {teacher: 'oracle', version: 'oracle@1'} and per-video `facts`. A prompt outside the
 // grammar is a DataError naming the record's line and `prompt`: the oracle does not guess.
-import { DataError, type Place } from '../cli/errors.js';
+import { DataError, HaloError, type Place } from '../cli/errors.js';
 import type { Box } from '../halo/patches.js';
+import { readPatchedVideo } from '../halo/patchify.js';
 import { MediaError, readVideo, type Video } from '../media/video.js';
 import type { Labels, PatchGeometry } from '../records/schemas.js';
 import { parsePrompt, PromptError, type Scene } from '../world/grammar.js';
@@ -40,9 +41,6 @@ export function sceneOfPrompt(prompt: string, place: Place): Scene {
 /** Check patch boxes against the decoded video; a DataError names the bad field. */
 function checkBoxes(patches: PatchGeometry, video: Video, place: Place): Box[] {
   const [T, H, W] = patches.video;
-  if (video.frames !== T) {
-    throw new DataError(place, 'patches.video', `the patches were cut from ${T} frames but the video has ${video.frames}`);
-  }
   patches.boxes.forEach((b, i) => {
     const [t0, t1, y0, y1, x0, x1] = b;
     if (!(t0 >= 0 && t0 < t1 && t1 <= T && y0 >= 0 && y0 < y1 && y1 <= H && x0 >= 0 && x0 < x1 && x1 <= W)) {
@@ -69,11 +67,11 @@ export class OracleTeacher implements Teacher {
     const started = performance.now();
     let video: Video;
     try {
-      // patches may have been cut from a rescaled tensor: decode at that size
-      const size = patches && (patches.video[1] !== record.height || patches.video[2] !== record.width) ? { height: patches.video[1], width: patches.video[2] } : {};
-      video = await readVideo(videoPath, size);
+      // with patches, decode the frames halo-patchify cut (its sampling: frames, rate, size)
+      video = patches ? await readPatchedVideo(videoPath, patches) : await readVideo(videoPath);
     } catch (e) {
       if (e instanceof MediaError) throw new DataError(place, 'video', e.reason);
+      if (e instanceof HaloError) throw new DataError(place, 'patches.video', e.message);
       throw e;
     }
     const decoded = performance.now();
