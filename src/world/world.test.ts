@@ -8,6 +8,7 @@ import { readVideo } from '../media/video.js';
 import { SampleRecord } from '../records/schemas.js';
 import { jsonl, runCli, tempDir } from '../testing/cli.js';
 import { BACKGROUNDS, COLOURS, formatScene, MOTIONS, parsePrompt, PromptError, SHAPES, WORDS, type Scene } from './grammar.js';
+import { CORRUPTIONS, corrupt } from './corrupt.js';
 import { planScene } from './motion.js';
 import { renderScene } from './render.js';
 import { extentOf } from './shapes.js';
@@ -143,6 +144,27 @@ test('two objects are drawn apart in most clips', (t) => {
     if (ok) apart++;
   }
   t.true(apart >= 180, `${apart}/200 apart`);
+});
+
+test('corruptions change only their region, are deterministic, and do nothing at strength 0', (t) => {
+  const scene = parsePrompt('a red circle moves right and a blue square moves down on a white background');
+  const clip = { ...dims, data: renderScene(scene, dims, 1) };
+  const region = [4, 8, 8, 24, 8, 24] as const;
+  const inside = (f: number, y: number, x: number) => f >= 4 && f < 8 && y >= 8 && y < 24 && x >= 8 && x < 24;
+  for (const kind of CORRUPTIONS) {
+    const out = corrupt(clip, kind, { strength: kind === 'freeze' ? 3 : kind === 'teleport' ? 4 : 10, region, seed: 2, direction: [1, 0] });
+    t.deepEqual(corrupt(clip, kind, { strength: kind === 'freeze' ? 3 : kind === 'teleport' ? 4 : 10, region, seed: 2, direction: [1, 0] }), out, kind);
+    t.deepEqual(corrupt(clip, kind, { strength: 0, region }), clip.data, kind);
+    let changedInside = 0;
+    for (let f = 0; f < 16; f++) for (let y = 0; y < 32; y++) for (let x = 0; x < 32; x++) for (let c = 0; c < 3; c++) {
+      const i = ((f * 32 + y) * 32 + x) * 3 + c;
+      if (out[i] === clip.data[i]) continue;
+      t.true(inside(f, y, x), `${kind} changed a pixel outside its region (${f}, ${y}, ${x})`);
+      changedInside++;
+    }
+    t.true(changedInside > 0, `${kind} changed nothing`);
+  }
+  t.deepEqual(clip.data, renderScene(scene, dims, 1));
 });
 
 test('e2e: halo-world prompts is deterministic, splits are disjoint, --all lists a split', async (t) => {
