@@ -104,9 +104,50 @@ bench: build
 # Trains halo-tiny-t2v on the shapes world into $(PRETRAIN_OUT) (resumes when re-run) and copies the
 # model folder to fixtures/models/halo-tiny-t2v. At most 60 minutes on a 2-core machine.
 PRETRAIN_OUT ?= runs/pretrain
-PRETRAIN_FLAGS ?= --arch dit --batch 16 --steps 6000 --minutes 55 --ema 0.995 --seed 0
+PRETRAIN_FLAGS ?= --arch dit --batch 16 --steps 6000 --minutes 33 --ema 0.995 --seed 0
 
 .PHONY: pretrain
 pretrain: build
 	$(BIN)/halo-pretrain.js --out $(PRETRAIN_OUT) $(PRETRAIN_FLAGS)
 	mkdir -p fixtures/models/halo-tiny-t2v && cp $(PRETRAIN_OUT)/model/manifest.json $(PRETRAIN_OUT)/model/weights.safetensors fixtures/models/halo-tiny-t2v/
+
+# ---- reward model: fit halo-tiny-rm on oracle-labelled world videos (docs/reward-model.md) -------
+# rm-fit: corpus (scripts/reward-data.ts: renders, corrupted and mismatched) -> patchify -> oracle
+# labels -> halo-score fit --stage video -> --stage patch, in $(RM_RUN). rm-eval: the same on
+# held-out (eval-split) prompts, scored by the fitted model and compared with `halo-label agree`.
+# rm-fixture: copies the fitted model to fixtures/models/halo-tiny-rm with the command that made it.
+RM_RUN ?= runs/rm
+RM_VIDEOS ?= 1200
+RM_EVAL_VIDEOS ?= 320
+RM_SEED ?= 1
+RM_FIT_FLAGS ?= --seed $(RM_SEED)
+.PHONY: rm-fit rm-eval rm-fixture
+.PRECIOUS: $(RM_RUN)/%-samples.jsonl $(RM_RUN)/%-labels.jsonl
+rm-fit: $(RM_RUN)/stage2/manifest.json
+rm-eval: $(RM_RUN)/agree.txt
+	@cat $<
+
+$(RM_RUN)/%-samples.jsonl: | build
+	@mkdir -p $(RM_RUN)
+	node dist/scripts/reward-data.js --split $* --n $(if $(filter eval,$*),$(RM_EVAL_VIDEOS),$(RM_VIDEOS)) --seed $(if $(filter eval,$*),$$(($(RM_SEED)+1)),$(RM_SEED)) --out $(RM_RUN)/$* > $@.tmp && mv $@.tmp $@
+
+$(RM_RUN)/%-labels.jsonl: $(RM_RUN)/%-samples.jsonl
+	$(BIN)/halo-patchify.js --out $(RM_RUN)/$* < $< | $(BIN)/halo-label.js --teacher oracle > $@.tmp && mv $@.tmp $@
+
+$(RM_RUN)/stage1/manifest.json: $(RM_RUN)/train-labels.jsonl
+	$(BIN)/halo-score.js fit --stage video $< --out $(RM_RUN)/stage1 $(RM_FIT_FLAGS)
+
+$(RM_RUN)/stage2/manifest.json: $(RM_RUN)/train-labels.jsonl $(RM_RUN)/stage1/manifest.json
+	$(BIN)/halo-score.js fit --stage patch $< --init $(RM_RUN)/stage1 --out $(RM_RUN)/stage2 $(RM_FIT_FLAGS)
+
+$(RM_RUN)/eval-scores.jsonl: $(RM_RUN)/eval-labels.jsonl $(RM_RUN)/stage2/manifest.json
+	$(BIN)/halo-score.js --model $(RM_RUN)/stage2 < $< > $@.tmp && mv $@.tmp $@
+
+$(RM_RUN)/agree.txt: $(RM_RUN)/eval-labels.jsonl $(RM_RUN)/eval-scores.jsonl
+	$(BIN)/halo-label.js agree $^ > $@.tmp && mv $@.tmp $@
+
+rm-fixture: $(RM_RUN)/stage2/manifest.json
+	mkdir -p fixtures/models/halo-tiny-rm
+	cp $(RM_RUN)/stage2/manifest.json $(RM_RUN)/stage2/weights.safetensors $(RM_RUN)/stage2/train.jsonl fixtures/models/halo-tiny-rm/
+	cp $(RM_RUN)/stage1/train.jsonl fixtures/models/halo-tiny-rm/stage1-train.jsonl
+	printf 'make rm-fixture RM_VIDEOS=%s RM_SEED=%s RM_FIT_FLAGS="%s"\n' '$(RM_VIDEOS)' '$(RM_SEED)' '$(RM_FIT_FLAGS)' > fixtures/models/halo-tiny-rm/COMMAND

@@ -1,7 +1,8 @@
 // Benchmark (not a test): sampling throughput of the built-in generator (halo-tiny-t2v in ONNX Runtime,
 // DDIM + classifier-free guidance in JS) against the same model and sampler in PyTorch CPU
 // (scripts/bench-sample.py, same weights, same threads), interleaved rounds, medians of wall-clock time
-// with model loading excluded. Also checks that the two implementations agree on one denoiser call.
+// with model loading excluded; PyTorch runs with OMP_WAIT_POLICY=PASSIVE (OpenMP's spin-waiting makes it
+// several times slower on a shared, oversubscribed machine). Also checks that the two implementations agree on one denoiser call.
 // Target: ratio ≤ 0.5. Last line: `bench sample: ratio=X (ours/PyTorch, lower is better)`.
 // Env: BENCH_MODEL (default the shipped model), BENCH_PROMPTS (8), BENCH_STEPS (25), BENCH_ROUNDS (3), BENCH_THREADS (2).
 import { spawnSync } from 'node:child_process';
@@ -71,7 +72,7 @@ const check = path.join(dir, 'check.safetensors');
 function torchRun(withCheck: boolean): { seconds: number[]; max_abs_diff?: number; text_max_abs_diff?: number; threads: number; torch: string } {
   const args = [path.join(ROOT, 'scripts', 'bench-sample.py'), '--model', MODEL, '--prompts', String(PROMPTS), '--steps', String(STEPS), '--guidance', String(GUIDANCE), '--threads', String(THREADS), '--runs', '1'];
   if (withCheck) args.push('--check', check);
-  const r = spawnSync('/usr/bin/python3', args, { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: String(THREADS) } });
+  const r = spawnSync('/usr/bin/python3', args, { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: String(THREADS), OMP_WAIT_POLICY: process.env.OMP_WAIT_POLICY ?? 'PASSIVE' } });
   if (r.status !== 0) throw new Error(`bench-sample.py failed: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!);
 }

@@ -3,10 +3,8 @@
 import type { Argv } from 'yargs';
 
 export interface CommandSpec {
-  /** The name after `halo-`, e.g. 'world' for halo-world. */
+  /** The name after `halo-`, e.g. 'world' for halo-world (its summary is in src/commands/index.ts). */
   name: string;
-  /** One line for the README and `halo --help`. */
-  summary: string;
   /**
    * Positional arguments of a command with `run`, in yargs syntax (default '[inputs..]': record
    * or media files, stdin when none). Describe them with `.positional()` in `build`.

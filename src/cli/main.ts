@@ -4,6 +4,7 @@
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { COMMANDS } from '../commands/index.js';
+import type { CommandSpec } from './command.js';
 import { HaloError, UsageError } from './errors.js';
 
 function quietOnClosedStdout(): void {
@@ -36,10 +37,16 @@ function normalize(args: Record<string, unknown>): void {
   }
 }
 
+/** The command's entry in the map and its loaded module. */
+async function load(name: string): Promise<{ summary: string; spec: CommandSpec }> {
+  const entry = COMMANDS.find((c) => c.name === name);
+  if (!entry) throw new UsageError(`unknown command '${name}'`);
+  return { summary: entry.summary, spec: await entry.load() };
+}
+
 /** Build the yargs parser for one command. */
-export function parserFor(name: string, argv: string[]): Argv {
-  const spec = COMMANDS.find((c) => c.name === name);
-  if (!spec) throw new UsageError(`unknown command '${name}'`);
+export async function parserFor(name: string, argv: string[]): Promise<Argv> {
+  const { summary, spec } = await load(name);
   const prog = `halo-${name}`;
   const base = yargs(argv.map((a) => (a === '-' ? STDIN_TOKEN : a)))
     .scriptName(prog)
@@ -47,8 +54,8 @@ export function parserFor(name: string, argv: string[]): Argv {
   // A command with `run` is yargs' default command, so that its positionals are declared;
   // a command of subcommands declares them in `build`.
   const withSpec = spec.run
-    ? base.command(`$0 ${spec.positionals ?? '[inputs..]'}`, spec.summary, (y) => spec.build(y))
-    : spec.build(base.usage(`${prog}: ${spec.summary}`));
+    ? base.command(`$0 ${spec.positionals ?? '[inputs..]'}`, summary, (y) => spec.build(y))
+    : spec.build(base.usage(`${prog}: ${summary}`));
   return withSpec
     .strict()
     .help()
@@ -64,10 +71,9 @@ export function parserFor(name: string, argv: string[]): Argv {
 export async function main(name: string): Promise<void> {
   quietOnClosedStdout();
   const prog = `halo-${name}`;
-  const spec = COMMANDS.find((c) => c.name === name);
-  if (!spec) fail('halo', new UsageError(`unknown command '${name}'`));
   try {
-    const args = (await parserFor(name, hideBin(process.argv)).parseAsync()) as Record<string, unknown>;
+    const { spec } = await load(name);
+    const args = (await (await parserFor(name, hideBin(process.argv))).parseAsync()) as Record<string, unknown>;
     if (args.help) return;
     // A subcommand's handler runs inside yargs; a command without subcommands runs here.
     if (spec.run) await spec.run(args);

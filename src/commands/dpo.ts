@@ -12,7 +12,6 @@ import { DEFAULT_MODEL as BUILTIN_T2V_DIR } from './sample.js';
 
 export const dpoCommand: CommandSpec = {
   name: 'dpo',
-  summary: 'Gran-DPO: post-train a generator on preference pairs with video and patch terms; writes a model folder',
   build: (y: Argv) =>
     y
       .positional('inputs', { type: 'string', array: true, describe: 'pair record files (default: stdin)' })

@@ -15,7 +15,6 @@ import { DEVICES, type Device } from '../runtime/ort.js';
 
 export const evalCommand: CommandSpec = {
   name: 'eval',
-  summary: 'compare generators on held-out prompts: oracle defect rate, video scores, win rate, reward-model agreement',
   build: (y: Argv) =>
     y
       .positional('inputs', { type: 'string', array: true, describe: 'prompt record files (default: stdin)' })

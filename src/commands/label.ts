@@ -105,7 +105,6 @@ async function runAgree(args: Record<string, unknown>): Promise<void> {
 
 export const labelCommand: CommandSpec = {
   name: 'label',
-  summary: 'label videos and patches with a teacher (world oracle, OpenAI-compatible VLM, CSV of human ratings); `agree` compares two label/score files',
   build: (y: Argv) =>
     y
       .command('$0 [inputs..]', 'label records (the default)', labelFlags, (args) => runLabel(args as Record<string, unknown>))

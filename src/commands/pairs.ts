@@ -14,7 +14,6 @@ import { RewardedRecord } from '../records/schemas.js';
 
 export const pairsCommand: CommandSpec = {
   name: 'pairs',
-  summary: 'build preference pairs (video winner/loser + per-patch preferences) from scores or labels',
   build: (y: Argv) =>
     y
       .positional('inputs', { type: 'string', array: true, describe: 'score or label record files (default: stdin); grouped by prompt id' })

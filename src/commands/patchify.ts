@@ -26,7 +26,6 @@ function parseSize(text: string): [number, number] {
 
 export const patchifyCommand: CommandSpec = {
   name: 'patchify',
-  summary: 'cut videos into a grid of spatiotemporal patches; write patch storyboards and geometry',
   build: (y: Argv) =>
     recordOptions(
       y

@@ -11,7 +11,6 @@ const d = PRETRAIN_DEFAULTS;
 
 export const pretrainCommand: CommandSpec = {
   name: 'pretrain',
-  summary: 'pretrain the built-in text-to-video model on the shapes world (checkpoints, resume, JSONL log)',
   build: (y: Argv) =>
     y
       .option('out', { type: 'string', demandOption: true, describe: 'run folder: checkpoint, train.jsonl, model/' })

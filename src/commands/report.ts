@@ -7,7 +7,6 @@ import { writeReport } from '../halo/report.js';
 
 export const reportCommand: CommandSpec = {
   name: 'report',
-  summary: 'write the HTML report of a halo-eval run: table, training curves, base vs HALO videos with defects boxed',
   positionals: '<eval>',
   build: (y: Argv) =>
     y

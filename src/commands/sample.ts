@@ -28,7 +28,6 @@ const intFlag = (a: Record<string, unknown>, k: string, min: number) => {
 
 export const sampleCommand: CommandSpec = {
   name: 'sample',
-  summary: 'generate videos for prompt records with a text-to-video model (one per prompt and seed)',
   build: (y: Argv) =>
     recordOptions(y)
       .positional('inputs', { type: 'string', array: true, describe: 'prompt record files (default: stdin)' })

@@ -255,7 +255,6 @@ async function fit(args: Record<string, unknown>, stage: Stage, settings: TrainS
 
 export const scoreCommand: CommandSpec = {
   name: 'score',
-  summary: 'score videos with a reward model (video + per-patch scores per aspect; --overlay boxes low patches); `fit` trains the built-in one',
   build: (y: Argv) =>
     y
       .command('$0 [inputs..]', 'score records or video files (the default)', scoreFlags, (args) => runScore(args as Record<string, unknown>))

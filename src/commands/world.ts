@@ -63,7 +63,6 @@ async function render(args: Record<string, unknown>): Promise<void> {
 
 export const worldCommand: CommandSpec = {
   name: 'world',
-  summary: 'the embedded shapes world: prompts from its grammar, ground-truth videos',
   build: (y: Argv) =>
     y
       .command(

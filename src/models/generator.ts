@@ -212,7 +212,7 @@ async function checkOnnx(l: LoadedManifest<T2VManifest>, role: string, part: Onn
   for (const r of outs) if (!part.outputs[r]) throw new HaloError(`${where}.outputs: missing role '${r}'`);
   for (const [r, shape] of Object.entries(want)) {
     const have = part.inputs[r].shape;
-    const bad = have.length !== shape.length || have.some((d, i) => typeof shape[i] === 'number' && typeof d === 'number' && d !== shape[i]) || (i0(have) && typeof shape[0] === 'number');
+    const bad = have.length !== shape.length || have.some((d, i) => typeof shape[i] === 'number' && typeof d === 'number' && d !== shape[i]);
     if (bad) throw new HaloError(`${where}.inputs.${r}.shape: expected [${shape.join(', ')}] (names are free dimensions), manifest says [${have.join(', ')}]`);
   }
   let g: Graph;
@@ -232,8 +232,4 @@ async function checkOnnx(l: LoadedManifest<T2VManifest>, role: string, part: Onn
   for (const r of Object.keys(part.outputs)) check('outputs', r, part.outputs[r], g.outputs);
   for (const n of g.inputs) if (!Object.values(part.inputs).some((s) => s.name === n)) throw new HaloError(`${where}.inputs: ${part.file} has an input '${n}' the manifest does not name`);
   return part;
-}
-
-function i0(shape: (number | string)[]) {
-  return typeof shape[0] === 'string';
 }

@@ -74,7 +74,7 @@ export interface PretrainResult {
   finalLoss: number;
 }
 
-const sleepless = () => new Promise<void>((r) => setImmediate(r));
+const yieldToWorker = () => new Promise<void>((r) => setImmediate(r));
 
 export async function pretrain(o: PretrainOptions, log: (line: string) => void): Promise<PretrainResult> {
   await mkdir(o.out, { recursive: true });
@@ -130,7 +130,7 @@ export async function pretrain(o: PretrainOptions, log: (line: string) => void):
       const lr = lrAt(s);
       const pending = trainer.step(next, lr);
       // make the next batch while the worker runs this step
-      await sleepless();
+      await yieldToWorker();
       next = data.batch(s + 1, o.batch);
       const r = await pending;
       lastLoss = r.loss;
