@@ -21,11 +21,6 @@ export interface SessionOptions {
   log?: (msg: string) => void;
   graphOptimization?: 'disabled' | 'basic' | 'extended' | 'all';
   /**
-   * Let idle intra-op threads spin (ORT's default). Off by default here: on a shared, oversubscribed
-   * machine spinning threads steal the cores the working ones need (measured 3–4× slower per call).
-   */
-  spin?: boolean;
-  /**
    * Let idle intra-op threads spin-wait (default false). Spinning is a little faster on an idle machine
    * but several times slower when halo's piped commands or other jobs share the cores.
    */
@@ -84,7 +79,6 @@ export async function createOrtSession(model: Uint8Array | string, o: SessionOpt
       executionMode: 'sequential',
       graphOptimizationLevel: o.graphOptimization ?? 'all',
       logSeverityLevel: 3,
-      extra: { session: { intra_op: { allow_spinning: o.spin ? '1' : '0' }, inter_op: { allow_spinning: o.spin ? '1' : '0' } } },
     };
     if (!o.spinning) opts.extra = { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } };
     try {
