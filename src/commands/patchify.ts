@@ -43,7 +43,12 @@ export const patchifyCommand: CommandSpec = {
         .option('scale', { type: 'number', describe: 'storyboard upscale factor (default: patch side ≥ 64 px)' })
         .option('clips', { type: 'boolean', default: false, describe: 'also write each patch as a lossless .mp4 clip' })
         .option('prompt', { type: 'string', describe: 'prompt for records made from video files (default: the file name)' })
-        .option('jobs', { alias: 'j', type: 'number', default: Math.max(1, os.availableParallelism?.() ?? os.cpus().length), describe: 'videos processed at once' }),
+        .option('jobs', {
+          alias: 'j',
+          type: 'number',
+          default: Math.max(1, os.availableParallelism?.() ?? os.cpus().length),
+          describe: 'ffmpeg decoders at once (each decodes up to 8 small videos)',
+        }),
     ),
   run: async (args) => {
     const spec: GridSpec = args.patch !== undefined

@@ -4,7 +4,9 @@
 // its clip) is written under `<out>/patches/<sample_id>/`, whole folder at a time (built in a
 // temporary folder, then renamed into place). A manifest (patches.json) and its `.done` key
 // (video content hash + settings) let re-runs reuse the folder without decoding.
-// Videos are processed `jobs` at a time; records come out in input order; memory stays flat.
+// Videos are decoded by at most `jobs` ffmpeg processes at once, up to 8 small videos per
+// process (ffmpeg's start-up dominates a small clip's decode); records come out in input order;
+// memory stays flat.
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, writeFileSync } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
@@ -14,7 +16,7 @@ import { ensureDir, isDone, markDone } from '../io/atomic.js';
 import { readRecords, recordPath, resolveMedia, type ReadOptions } from '../io/jsonl.js';
 import { inShard } from '../io/shard.js';
 import { autoScale, storyboardPng } from '../media/image.js';
-import { MediaError, looksLikeVideo, readVideo, resolveFfmpeg, writeCrops, type Video } from '../media/video.js';
+import { MediaError, looksLikeVideo, readVideo, readVideos, resolveFfmpeg, writeCrops, type ReadVideoOptions, type Video } from '../media/video.js';
 import { SampleRecord, type PatchGeometry } from '../records/schemas.js';
 import { orderedMap } from './ordered.js';
 import { GridError, patchLayout, type GridSpec, type PatchLayout, type Triple } from './patches.js';
@@ -92,6 +94,49 @@ interface Manifest {
 }
 
 type Item = { kind: 'record'; record: SampleRecord; place: Place; dir: string } | { kind: 'file'; file: string; place: Place };
+
+/** Videos decoded by one ffmpeg process, at most (see readVideos). */
+export const VIDEOS_PER_DECODER = 8;
+
+/**
+ * Gathers decode requests into batches for readVideos(): at most `decoders` ffmpeg processes at
+ * once, each taking an even share of the waiting requests, up to VIDEOS_PER_DECODER.
+ */
+class DecodeQueue {
+  private readonly waiting: { file: string; options: ReadVideoOptions; resolve: (v: Video) => void; reject: (e: unknown) => void }[] = [];
+  private running = 0;
+  private scheduled = false;
+  constructor(private readonly decoders: number) {}
+
+  read(file: string, options: ReadVideoOptions): Promise<Video> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ file, options, resolve, reject });
+      if (!this.scheduled) {
+        // Let the requests made in this turn of the event loop join the same batch.
+        this.scheduled = true;
+        setImmediate(() => {
+          this.scheduled = false;
+          this.start();
+        });
+      }
+    });
+  }
+
+  private start(): void {
+    while (this.running < this.decoders && this.waiting.length > 0) {
+      const share = Math.min(VIDEOS_PER_DECODER, Math.ceil(this.waiting.length / (this.decoders - this.running)));
+      const batch = this.waiting.splice(0, share);
+      this.running++;
+      readVideos(batch.map((b) => ({ file: b.file, options: b.options })))
+        .then((results) => results.forEach((r, i) => (r.status === 'fulfilled' ? batch[i]!.resolve(r.value) : batch[i]!.reject(r.reason))))
+        .catch((e) => batch.forEach((b) => b.reject(e)))
+        .finally(() => {
+          this.running--;
+          this.start();
+        });
+    }
+  }
+}
 
 /** A file-system-safe folder name for a sample id. */
 export function folderName(id: string): string {
@@ -267,6 +312,7 @@ export async function patchify(inputs: readonly string[], options: PatchifyOptio
   await checkOut(options.out);
   const root = path.resolve(options.out, 'patches');
   const stats: PatchifyStats = { records: 0, cut: 0, reused: 0, skipped: 0 };
+  const decoder = new DecodeQueue(options.jobs);
 
   const work = async (item: Item): Promise<unknown> => {
     try {
@@ -286,7 +332,7 @@ export async function patchify(inputs: readonly string[], options: PatchifyOptio
         stats.reused++;
         options.log(`${id}: artifacts exist and match, reused (${dir})`);
       } else {
-        const video = await readVideo(file, decodeOptions(options.sampling));
+        const video = await decoder.read(file, decodeOptions(options.sampling));
         const layout = patchLayout([video.frames, video.height, video.width] as Triple, options.spec);
         manifest = await cutVideo(video, layout, dir, key, options);
         stats.cut++;
@@ -314,7 +360,8 @@ export async function patchify(inputs: readonly string[], options: PatchifyOptio
 
   const progress = options.progress ? new Progress() : undefined;
   try {
-    for await (const out of orderedMap(itemsOf(inputs, options), options.jobs, work)) {
+    // Enough videos in flight to fill `jobs` decoders with a batch each.
+    for await (const out of orderedMap(itemsOf(inputs, options), options.jobs * VIDEOS_PER_DECODER, work)) {
       progress?.update(stats);
       if (out === undefined) continue;
       stats.records++;

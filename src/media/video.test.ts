@@ -12,6 +12,7 @@ import {
   openVideo,
   probeVideo,
   readVideo,
+  readVideos,
   writeCrops,
   writeVideo,
   type Video,
@@ -175,4 +176,41 @@ test('ffmpeg resolution: HALO_FFMPEG first, then packages, then PATH; none gives
   const e = t.throws(() => findFfmpeg({ env: { PATH: '/nonexistent' }, fromPackage: () => undefined }));
   t.is(e!.message, INSTALL_HINT);
   t.regex(INSTALL_HINT, /apt-get install ffmpeg.*HALO_FFMPEG/);
+});
+
+test('readVideos: one ffmpeg for several videos gives what readVideo gives, errors included', async (t) => {
+  const dir = await tempDir();
+  const a = path.join(dir, 'a.mp4');
+  const b = path.join(dir, 'b.mp4');
+  const empty = path.join(dir, 'empty.mp4');
+  await writeVideo(a, noise(16, 32, 32, 5));
+  await writeVideo(b, noise(6, 9, 7, 6));
+  await writeFile(empty, '');
+  const requests = [
+    { file: a },
+    { file: FIXTURE, options: { frames: 5 } },
+    { file: empty },
+    { file: b, options: { width: 14, height: 18 } },
+    { file: FIXTURE, options: { fps: 8 } },
+  ];
+  const got = await readVideos(requests);
+  t.is(got.length, requests.length);
+  for (const [i, r] of got.entries()) {
+    if (requests[i]!.file === empty) {
+      t.is(r.status, 'rejected');
+      t.regex((r as PromiseRejectedResult).reason.message, /empty file/);
+      continue;
+    }
+    t.is(r.status, 'fulfilled', String(i));
+    const v = (r as PromiseFulfilledResult<Video>).value;
+    const want = await readVideo(requests[i]!.file, requests[i]!.options);
+    t.deepEqual([v.frames, v.height, v.width, v.fps], [want.frames, want.height, want.width, want.fps], String(i));
+    t.true(Buffer.from(v.data).equals(Buffer.from(want.data)), String(i));
+  }
+  // A corrupt file makes the batch fall back to one decode each: the others still succeed.
+  const corrupt = path.join(dir, 'corrupt.mp4');
+  await writeFile(corrupt, Buffer.from(Array.from({ length: 2000 }, (_, i) => (i * 7919) & 255)));
+  const mixed = await readVideos([{ file: a }, { file: corrupt }, { file: b }]);
+  t.deepEqual(mixed.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
+  t.regex((mixed[1] as PromiseRejectedResult).reason.message, /not a readable video/);
 });

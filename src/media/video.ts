@@ -161,16 +161,24 @@ function parseStreamLine(line: string): { codec: string; width: number; height: 
   return { codec, width: Number(size[1]), height: Number(size[2]), fps };
 }
 
-/** The input video stream's description in an ffmpeg log (the first non-cover-art video stream). */
-function parseInput(stderr: string): VideoInfo | undefined {
-  const inputPart = stderr.split(/\nOutput #0|\nStream mapping:/)[0] ?? '';
-  const line = inputPart
-    .split('\n')
-    .find((l) => /Stream #\d+:\d+.*: Video: /.test(l) && !/attached pic/.test(l));
+/** The log section of input or output #k: from its "Input #k, …" line to the next section. */
+function section(stderr: string, kind: 'Input' | 'Output', k: number): string | undefined {
+  const start = stderr.indexOf(`${kind} #${k}, `);
+  if (start < 0) return undefined;
+  const rest = stderr.slice(start + 1);
+  const end = rest.search(/\n(?:Input|Output) #\d+, |\nStream mapping:|\nPress \[q\]/);
+  return end < 0 ? stderr.slice(start) : stderr.slice(start, start + 2 + end); // with its last newline
+}
+
+/** Input #k's video stream (the first that is not cover art), as the log describes it. */
+function parseInput(stderr: string, k = 0): VideoInfo | undefined {
+  const part = section(stderr, 'Input', k);
+  if (!part) return undefined;
+  const line = part.split('\n').find((l) => /Stream #\d+:\d+.*: Video: /.test(l) && !/attached pic/.test(l));
   if (!line) return undefined;
   const s = parseStreamLine(line);
   if (!s) return undefined;
-  const d = /Duration: (\d+):(\d+):([\d.]+)/.exec(inputPart);
+  const d = /Duration: (\d+):(\d+):([\d.]+)/.exec(part);
   const duration = d ? Number(d[1]) * 3600 + Number(d[2]) * 60 + Number(d[3]) : undefined;
   return {
     width: s.width,
@@ -182,15 +190,16 @@ function parseInput(stderr: string): VideoInfo | undefined {
   };
 }
 
-/** The output (rawvideo) stream's size and rate, once ffmpeg has logged it. */
-function parseOutput(stderr: string): { width: number; height: number; fps: number } | undefined {
-  const i = stderr.indexOf('Output #0');
-  if (i < 0) return undefined;
-  const m = /Stream #\d+:\d+[^\n]*: Video: [^\n]*\n/.exec(stderr.slice(i));
+/** Output #k's (rawvideo) stream size and rate, once ffmpeg has logged its whole line. */
+function parseOutput(stderr: string, k = 0): { width: number; height: number; fps: number } | undefined {
+  const part = section(stderr, 'Output', k);
+  if (!part) return undefined;
+  const m = /Stream #\d+:\d+[^\n]*: Video: [^\n]*\n/.exec(part); // a whole line: ends with a newline
   return m ? parseStreamLine(m[0].trimEnd()) : undefined;
 }
 
-async function checkReadable(file: string): Promise<void> {
+/** Check that `file` is a non-empty file; returns its size. */
+async function checkReadable(file: string): Promise<number> {
   let s;
   try {
     s = await stat(file);
@@ -199,6 +208,7 @@ async function checkReadable(file: string): Promise<void> {
   }
   if (!s.isFile()) throw new MediaError(file, 'not a file');
   if (s.size === 0) throw new MediaError(file, 'empty file (0 bytes), not a video');
+  return s.size;
 }
 
 /** Read width, height, fps (and duration) from ffmpeg's description of the input. */
@@ -241,17 +251,31 @@ export interface VideoStream {
   close(): void;
 }
 
-function decodeArgs(file: string, o: DecodeOptions): string[] {
+/** ffmpeg output options: resample, scale, limit, raw RGB24 to `target`. */
+function outputArgs(o: DecodeOptions, target: string): string[] {
   const filters: string[] = [];
   if (o.fps) filters.push(`fps=${o.fps}`);
-  if (o.width || o.height) {
-    filters.push(`scale=${o.width ?? -1}:${o.height ?? -1}:flags=area`);
-  }
-  const args = ['-nostats', '-loglevel', 'info', '-i', file, '-map', '0:V:0'];
+  if (o.width || o.height) filters.push(`scale=${o.width ?? -1}:${o.height ?? -1}:flags=area`);
+  const args: string[] = [];
   if (filters.length) args.push('-vf', filters.join(','));
   if (o.maxFrames) args.push('-frames:v', String(o.maxFrames));
-  args.push('-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1');
+  args.push('-f', 'rawvideo', '-pix_fmt', 'rgb24', target);
   return args;
+}
+
+function decodeArgs(file: string, o: DecodeOptions): string[] {
+  return ['-nostats', '-loglevel', 'info', '-i', file, '-map', '0:V:0', ...outputArgs(o, 'pipe:1')];
+}
+
+/** The frames a complete decode should give (for the truncation check), if the container says. */
+function expectedFrames(source: VideoInfo, o: DecodeOptions): number | undefined {
+  return o.fps && source.duration ? Math.round(source.duration * o.fps) : source.frames;
+}
+
+/** Far fewer frames than the container promises (ffmpeg's complaints decide for a single decode). */
+function looksTruncated(count: number, source: VideoInfo, o: DecodeOptions): number | undefined {
+  const expected = expectedFrames(source, o);
+  return expected && count < (o.maxFrames ?? Infinity) && count < 0.9 * expected - 1 ? expected : undefined;
 }
 
 /**
@@ -353,9 +377,8 @@ export async function openVideo(file: string, options: DecodeOptions = {}): Prom
       if (exited!.code !== 0) throw new MediaError(file, `decoding failed (${reasonOf(stderr, file)})`);
       if (index === 0) throw new MediaError(file, 'the video has no frames');
       // A truncated file: far fewer frames than the container promises, and ffmpeg complained.
-      const expected = options.fps && source.duration ? Math.round(source.duration * options.fps) : source.frames;
-      const limit = options.maxFrames ?? Infinity;
-      if (expected && index < limit && index < 0.9 * expected - 1 && /partial file|error|invalid|corrupt/i.test(stderr.slice(stderr.indexOf('Output #0')))) {
+      const expected = looksTruncated(index, source, options);
+      if (expected && /partial file|error|invalid|corrupt/i.test(stderr.slice(stderr.indexOf('Output #0')))) {
         throw new MediaError(file, `truncated or corrupt video (decoded ${index} of about ${expected} frames: ${reasonOf(stderr, file)})`);
       }
     } finally {
@@ -412,36 +435,154 @@ export function evenlySpaced(n: number, m: number): number[] {
   return Array.from({ length: n }, (_, k) => Math.floor(((k + 0.5) * m) / n));
 }
 
+export type DecodedVideo = Video & { source: VideoInfo };
+
+/** Keeps the frames `frames: N` selects as they stream by (all of them without N). */
+class FrameCollector {
+  readonly parts: Uint8Array[] = [];
+  seen = 0;
+  private readonly keep?: Set<number>;
+  constructor(
+    private readonly want: number | undefined,
+    estimate: number | undefined,
+  ) {
+    this.keep = want && estimate ? new Set(evenlySpaced(want, estimate)) : undefined;
+  }
+  push(data: Uint8Array, index: number): void {
+    if (!this.keep || this.keep.has(index)) this.parts.push(data);
+    this.seen = index + 1;
+  }
+  /** The video, or undefined when the estimate was too high and a pass with the true count is due. */
+  finish(width: number, height: number, fps: number, source: VideoInfo): DecodedVideo | undefined {
+    let parts = this.parts;
+    const want = this.want;
+    if (want && parts.length < Math.min(want, this.seen)) return undefined;
+    if (want && parts.length > want) parts = evenlySpaced(want, parts.length).map((i) => parts[i]!);
+    const frameSize = width * height * 3;
+    const data = new Uint8Array(parts.length * frameSize);
+    parts.forEach((p, i) => data.set(p, i * frameSize));
+    // Sampling N of M frames spreads them over the same duration: the rate drops by N/M.
+    const rate = parts.length < this.seen ? Math.round(((fps * parts.length) / this.seen) * 1000) / 1000 : fps;
+    return { frames: parts.length, height, width, fps: rate, data, source };
+  }
+}
+
 /** Decode a whole video (or the frames `options.frames` selects) into memory. */
-export async function readVideo(file: string, options: ReadVideoOptions = {}): Promise<Video & { source: VideoInfo }> {
+export async function readVideo(file: string, options: ReadVideoOptions = {}): Promise<DecodedVideo> {
   const run = async (total?: number) => {
     const v = await openVideo(file, options);
-    const want = options.frames;
     const estimate = total ?? (v.source.duration ? Math.round(v.source.duration * v.fps) : undefined);
-    const keep = want && estimate ? new Set(evenlySpaced(want, estimate)) : undefined;
-    const parts: Uint8Array[] = [];
-    let seen = 0;
-    for await (const f of v.frames) {
-      if (!keep || keep.has(f.index)) parts.push(f.data);
-      seen = f.index + 1;
-    }
-    return { v, parts, seen };
+    const c = new FrameCollector(options.frames, estimate);
+    for await (const f of v.frames) c.push(f.data, f.index);
+    return { v, c };
   };
-  let { v, parts, seen } = await run();
-  const want = options.frames;
-  if (want && parts.length < Math.min(want, seen)) {
-    // The duration overstated the length (or was missing): decode again with the true count.
-    ({ v, parts, seen } = await run(seen));
-  } else if (want && parts.length > want) {
-    const idx = evenlySpaced(want, parts.length);
-    parts = idx.map((i) => parts[i]!);
+  const first = await run();
+  const done = first.c.finish(first.v.width, first.v.height, first.v.fps, first.v.source);
+  if (done) return done;
+  // The duration overstated the length (or was missing): decode again with the true count.
+  const again = await run(first.c.seen);
+  return again.c.finish(again.v.width, again.v.height, again.v.fps, again.v.source)!;
+}
+
+/** Files up to this size are decoded several to one ffmpeg process by readVideos(). */
+export const BATCH_MAX_BYTES = 8 << 20;
+
+/**
+ * Decode several small videos with one ffmpeg process (one input and one output pipe each), so
+ * that ffmpeg's start-up, which dominates the decode of a small clip, is paid once. Results are
+ * in request order and equal readVideo's: a missing or empty file is rejected as by readVideo,
+ * and any video the batch cannot vouch for (ffmpeg failed, too few frames, a frame selection
+ * that needs a second pass) is decoded again on its own by readVideo, which gives the exact
+ * error. Large files (over BATCH_MAX_BYTES) are always decoded on their own.
+ */
+export async function readVideos(requests: readonly { file: string; options?: ReadVideoOptions }[]): Promise<PromiseSettledResult<DecodedVideo>[]> {
+  const results: PromiseSettledResult<DecodedVideo>[] = new Array(requests.length);
+  const batch: number[] = [];
+  const alone: number[] = [];
+  await Promise.all(
+    requests.map(async (r, i) => {
+      try {
+        const size = await checkReadable(r.file);
+        (size <= BATCH_MAX_BYTES ? batch : alone).push(i);
+      } catch (e) {
+        results[i] = { status: 'rejected', reason: e };
+      }
+    }),
+  );
+  batch.sort((a, b) => a - b);
+  if (batch.length === 1) alone.push(batch.pop()!);
+  const decoded = batch.length ? await decodeBatch(batch.map((i) => requests[i]!)) : [];
+  batch.forEach((i, j) => {
+    const v = decoded[j];
+    if (v) results[i] = { status: 'fulfilled', value: v };
+    else alone.push(i);
+  });
+  alone.sort((a, b) => a - b);
+  for (const i of alone) {
+    try {
+      results[i] = { status: 'fulfilled', value: await readVideo(requests[i]!.file, requests[i]!.options) };
+    } catch (e) {
+      results[i] = { status: 'rejected', reason: e };
+    }
   }
-  const frameSize = v.width * v.height * 3;
-  const data = new Uint8Array(parts.length * frameSize);
-  parts.forEach((p, i) => data.set(p, i * frameSize));
-  // Sampling N of M frames spreads them over the same duration: the rate drops by N/M.
-  const fps = parts.length < seen ? Math.round(((v.fps * parts.length) / seen) * 1000) / 1000 : v.fps;
-  return { frames: parts.length, height: v.height, width: v.width, fps, data, source: v.source };
+  return results;
+}
+
+/** One ffmpeg, N inputs, N raw outputs on pipes 3…N+2; undefined for each video it cannot vouch for. */
+async function decodeBatch(requests: readonly { file: string; options?: ReadVideoOptions }[]): Promise<(DecodedVideo | undefined)[]> {
+  const ff = resolveFfmpeg();
+  const args = ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'info'];
+  for (const r of requests) args.push('-i', r.file);
+  requests.forEach((r, k) => args.push('-map', `${k}:V:0`, ...outputArgs(r.options ?? {}, `pipe:${k + 3}`)));
+  const proc = spawn(ff.path, args, { stdio: ['ignore', 'ignore', 'pipe', ...requests.map(() => 'pipe' as const)] });
+  let stderr = '';
+  interface Out {
+    chunks: Buffer[];
+    header?: { width: number; height: number; fps: number };
+    source?: VideoInfo;
+    collector?: FrameCollector;
+    index: number;
+  }
+  const outs: Out[] = requests.map(() => ({ chunks: [], index: 0 }));
+  const drain = (k: number) => {
+    const o = outs[k]!;
+    if (!o.header) {
+      o.header = parseOutput(stderr, k);
+      if (!o.header) return;
+      o.source = parseInput(stderr, k) ?? { ...o.header };
+      const estimate = o.source.duration ? Math.round(o.source.duration * o.header.fps) : undefined;
+      o.collector = new FrameCollector(requests[k]!.options?.frames, estimate);
+    }
+    const size = o.header.width * o.header.height * 3;
+    let buf = o.chunks.length === 1 ? o.chunks[0]! : Buffer.concat(o.chunks);
+    while (buf.length >= size) {
+      o.collector!.push(new Uint8Array(buf.subarray(0, size)), o.index++);
+      buf = buf.subarray(size);
+    }
+    o.chunks = buf.length ? [buf] : [];
+  };
+  const code = await new Promise<number>((resolve) => {
+    proc.stderr!.setEncoding('utf8');
+    proc.stderr!.on('data', (d: string) => {
+      if (stderr.length < 1 << 22) stderr += d;
+      outs.forEach((o, k) => o.header || drain(k));
+    });
+    outs.forEach((o, k) => {
+      (proc.stdio[k + 3] as NodeJS.ReadableStream).on('data', (c: Buffer) => {
+        o.chunks.push(c);
+        drain(k);
+      });
+    });
+    proc.on('close', (c) => resolve(c ?? 1));
+    proc.on('error', () => resolve(1));
+  });
+  if (code !== 0) return requests.map(() => undefined);
+  return outs.map((o, k) => {
+    drain(k);
+    if (!o.header || !o.collector || !o.source || o.index === 0) return undefined;
+    if (looksTruncated(o.index, o.source, requests[k]!.options ?? {})) return undefined;
+    return o.collector.finish(o.header.width, o.header.height, o.header.fps || requests[k]!.options?.fps || o.source.fps, o.source);
+  });
 }
 
 export interface EncodeOptions {
