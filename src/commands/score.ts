@@ -123,10 +123,11 @@ function fitFlags(y: Argv): Argv {
     .option('patience', { type: 'number', default: d.patience, describe: 'stop after N validations without improvement' })
     .option('val-fraction', { type: 'number', default: d.valFraction, describe: 'share of prompts held out for validation' })
     .option('seed', { type: 'number', default: d.seed, describe: 'seed of initialisation, batches and the split' })
+    .option('augment', { type: 'boolean', default: DEFAULT_SETTINGS.augment, describe: 'mirror half of each batch left-right, swapping left/right in the prompt (--no-augment to turn off)' })
     .option('distill', { type: 'number', default: DEFAULT_LOSS_WEIGHTS.distill, describe: 'stage patch: weight of holding the video head to stage 1' })
     .option('video-weight', { type: 'number', default: DEFAULT_LOSS_WEIGHTS.video, describe: 'stage patch: weight of the video-label loss' })
     .option('tie', { type: 'number', default: DEFAULT_LOSS_WEIGHTS.tie, describe: 'stage patch: weight of tying mean patch score to stage 1\'s video score' })
-    .group(['steps', 'batch', 'lr', 'warmup', 'weight-decay', 'eval-every', 'patience', 'val-fraction', 'seed', 'distill', 'video-weight', 'tie'], 'Training:')
+    .group(['steps', 'batch', 'lr', 'warmup', 'weight-decay', 'eval-every', 'patience', 'val-fraction', 'seed', 'augment', 'distill', 'video-weight', 'tie'], 'Training:')
     .option('shape', { type: 'string', default: '16,32,32', describe: 'stage video: frames,height,width the model takes' })
     .option('grid', { type: 'string', default: '4,4,4', describe: 'stage video: patch grid T,H,W (one token per patch)' })
     .option('fps', { type: 'number', default: 8, describe: 'stage video: nominal frame rate (recorded in the manifest)' })
@@ -134,9 +135,10 @@ function fitFlags(y: Argv): Argv {
     .option('depth', { type: 'number', default: 2, describe: 'stage video: transformer blocks' })
     .option('heads', { type: 'number', default: 4, describe: 'stage video: attention heads' })
     .option('mlp', { type: 'number', default: 256, describe: 'stage video: MLP width' })
+    .option('embed-hidden', { type: 'number', default: 128, describe: 'stage video: hidden width of a two-layer patch embedding (0: linear)' })
     .option('max-words', { type: 'number', default: 32, describe: 'stage video: prompt length in tokens' })
     .option('name', { type: 'string', default: 'halo-tiny-rm', describe: 'model name (scores carry name@weights-hash)' })
-    .group(['shape', 'grid', 'fps', 'dim', 'depth', 'heads', 'mlp', 'max-words', 'name'], 'Model (stage video without --init):')
+    .group(['shape', 'grid', 'fps', 'dim', 'depth', 'heads', 'mlp', 'embed-hidden', 'max-words', 'name'], 'Model (stage video without --init):')
     .option('device', { choices: DEVICES, default: 'cpu' as Device, describe: 'execution provider' })
     .option('jobs', { alias: 'j', type: 'number', default: 2, describe: 'videos decoded at once' })
     .option('force', { type: 'boolean', default: false, describe: 'start over, replacing what --out holds' })
@@ -157,6 +159,7 @@ async function runFit(args: Record<string, unknown>): Promise<void> {
     patience: posInt(args.patience, '--patience'),
     valFraction: posNum(args['val-fraction'], '--val-fraction'),
     seed: Math.floor(posNum(args.seed, '--seed', true)),
+    augment: Boolean(args.augment),
     loss: { distill: posNum(args.distill, '--distill', true), video: posNum(args['video-weight'], '--video-weight', true), tie: posNum(args.tie, '--tie', true) },
   };
   if (settings.valFraction >= 1) throw new UsageError(`--val-fraction: expected a number between 0 and 1, got ${settings.valFraction}`);
@@ -192,6 +195,7 @@ async function fit(args: Record<string, unknown>, stage: Stage, settings: TrainS
       depth: posInt(args.depth, '--depth'),
       heads: posInt(args.heads, '--heads'),
       mlp: posInt(args.mlp, '--mlp'),
+      embedHidden: Math.floor(posNum(args['embed-hidden'], '--embed-hidden', true)),
       vocab: tokenizer.vocabSize,
       maxWords: tokenizer.maxLength,
       keys: [...SCORE_KEYS],

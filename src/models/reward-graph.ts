@@ -22,6 +22,8 @@ export interface RewardArch {
   depth: number;
   heads: number;
   mlp: number;
+  /** Hidden width of a two-layer (GELU) patch embedding; 0 (or absent) = one linear layer. */
+  embedHidden?: number;
   /** Word vocabulary size (id 0 = padding, 1 = unknown word). */
   vocab: number;
   /** Prompt length in words (longer prompts are cut, shorter ones padded). */
@@ -123,7 +125,11 @@ export function rewardForward(g: GraphBuilder, video: Value, words: Value, a: Re
   const seq = 1 + a.maxWords + n;
   return g.scope('rm', () => {
     const centred = g.mul(g.sub(video, 0.5), 2);
-    const patches = g.add(linear(g, patchTokens(g, centred, a, batch), 'patch_embed', pv, a.dim), g.param('patch_pos', [n, a.dim], { init: { normal: 0.02 } }));
+    const tokens = patchTokens(g, centred, a, batch);
+    const embedded = a.embedHidden
+      ? linear(g, g.gelu(linear(g, tokens, 'patch_embed.in', pv, a.embedHidden)), 'patch_embed.out', a.embedHidden, a.dim)
+      : linear(g, tokens, 'patch_embed', pv, a.dim);
+    const patches = g.add(embedded, g.param('patch_pos', [n, a.dim], { init: { normal: 0.02 } }));
     const table = g.param('word_embed', [a.vocab, a.dim], { init: { normal: 0.02 } });
     const wordTok = g.add(g.gather(table, words, 0), g.param('word_pos', [a.maxWords, a.dim], { init: { normal: 0.02 } }));
     const cls = g.expand(g.param('video_token', [1, 1, a.dim], { init: { normal: 0.02 } }), [batch, 1, a.dim]);
@@ -157,7 +163,7 @@ export interface LossWeights {
   tie: number;
 }
 
-export const DEFAULT_LOSS_WEIGHTS: LossWeights = { distill: 1, video: 0.5, tie: 0 };
+export const DEFAULT_LOSS_WEIGHTS: LossWeights = { distill: 0.5, video: 1, tie: 0 };
 
 export interface StageBatch {
   video: Value;

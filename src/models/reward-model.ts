@@ -94,6 +94,7 @@ function archOf(spec: RewardSpec, file: string, tokenizer: Tokenizer, video: { f
     depth: Number(c.depth),
     heads: Number(c.heads),
     mlp: Number(c.mlp),
+    embedHidden: c.embed_hidden === undefined ? 0 : Number(c.embed_hidden),
     vocab: tokenizer.vocabSize,
     maxWords: tokenizer.maxLength,
     keys: spec.keys,
@@ -289,7 +290,7 @@ export function builtinManifest(a: Omit<SaveModelArgs, 'dir' | 'params'>): Recor
       grid: a.arch.grid,
       scale: [1, 4],
       stage: a.stage,
-      network: { architecture: ARCHITECTURE, config: { dim: a.arch.dim, depth: a.arch.depth, heads: a.arch.heads, mlp: a.arch.mlp } },
+      network: { architecture: ARCHITECTURE, config: { dim: a.arch.dim, depth: a.arch.depth, heads: a.arch.heads, mlp: a.arch.mlp, embed_hidden: a.arch.embedHidden ?? 0 } },
     },
     ...(a.provenance ? { provenance: a.provenance } : {}),
   };

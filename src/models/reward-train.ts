@@ -22,7 +22,7 @@ import { MANIFEST_FILE } from './manifest.js';
 import { DEFAULT_LOSS_WEIGHTS, patchCount, stageLoss, type LossWeights, type RewardArch } from './reward-graph.js';
 import { splitByPrompt, type RewardDataset, type RewardExample } from './reward-data.js';
 import { builtinInference, saveRewardModel, type RewardModel } from './reward-model.js';
-import type { TokenizerSpec } from './tokenizer.js';
+import { Tokenizer, type TokenizerSpec } from './tokenizer.js';
 
 export type Stage = 'video' | 'patch';
 
@@ -42,20 +42,23 @@ export interface TrainSettings {
   /** Share of prompts held out for validation. */
   valFraction: number;
   seed: number;
+  /** Mirror half of each batch (with 'left' ↔ 'right' in the prompt). */
+  augment: boolean;
   loss: LossWeights;
 }
 
 export const DEFAULT_SETTINGS: TrainSettings = {
-  steps: 3000,
+  steps: 2000,
   batch: 32,
   lr: 1e-3,
   warmup: 100,
   weightDecay: 0.01,
   clip: 1,
   evalEvery: 100,
-  patience: 6,
+  patience: 5,
   valFraction: 0.15,
   seed: 1,
+  augment: true,
   loss: DEFAULT_LOSS_WEIGHTS,
 };
 
@@ -161,7 +164,28 @@ interface Feeds {
 }
 
 /** The batch tensors of a stage for the examples `idx` (refs: stage-1 video scores per example). */
-export function stageFeeds(stage: Stage, examples: readonly RewardExample[], idx: readonly number[], a: RewardArch, refs?: Float32Array): Feeds {
+/**
+ * Horizontal flips for augmentation: mirror the frames, the patch columns of the patch targets, and
+ * the words 'left' and 'right' of the prompt (the oracle's judgement is mirror-symmetric).
+ */
+export interface FlipSpec {
+  /** Per batch item: flip it. */
+  flip: readonly boolean[];
+  /** Word ids swapped in a flipped prompt. */
+  swap: ReadonlyMap<number, number>;
+}
+
+/** Which items of step `step`'s batch are flipped (half on average, deterministic for seed and step). */
+export function flipsFor(step: number, batch: number, seed: number): boolean[] {
+  return Array.from({ length: batch }, (_, j) => {
+    let h = (Math.imul(seed + 1, 0x9e3779b1) ^ Math.imul(step, 0x85ebca6b) ^ Math.imul(j + 1, 0xc2b2ae35)) >>> 0;
+    h = Math.imul(h ^ (h >>> 16), 0x7feb352d) >>> 0;
+    h = Math.imul(h ^ (h >>> 15), 0x846ca68b) >>> 0;
+    return ((h ^ (h >>> 16)) & 1) === 1;
+  });
+}
+
+export function stageFeeds(stage: Stage, examples: readonly RewardExample[], idx: readonly number[], a: RewardArch, refs?: Float32Array, flips?: FlipSpec): Feeds {
   const B = idx.length;
   const K = a.keys.length;
   const N = patchCount(a);
@@ -177,8 +201,24 @@ export function stageFeeds(stage: Stage, examples: readonly RewardExample[], idx
     const ex = examples[e]!;
     const src = ex.video;
     const o = b * per;
-    for (let i = 0; i < per; i++) video[o + i] = src[i]! / 255;
-    for (let j = 0; j < a.maxWords; j++) ids[b * a.maxWords + j] = BigInt(ex.ids[j] ?? 0);
+    const flip = flips?.flip[b] ?? false;
+    if (!flip) for (let i = 0; i < per; i++) video[o + i] = src[i]! / 255;
+    else {
+      const W = a.width;
+      for (let r = 0; r < a.frames * a.height; r++) {
+        for (let x = 0; x < W; x++) {
+          const si = (r * W + (W - 1 - x)) * 3;
+          const di = o + (r * W + x) * 3;
+          video[di] = src[si]! / 255;
+          video[di + 1] = src[si + 1]! / 255;
+          video[di + 2] = src[si + 2]! / 255;
+        }
+      }
+    }
+    for (let j = 0; j < a.maxWords; j++) {
+      const id = ex.ids[j] ?? 0;
+      ids[b * a.maxWords + j] = BigInt(flip ? (flips!.swap.get(id) ?? id) : id);
+    }
     for (let k = 0; k < K; k++) {
       const v = ex.videoTarget[k];
       if (typeof v === 'number') {
@@ -187,9 +227,11 @@ export function stageFeeds(stage: Stage, examples: readonly RewardExample[], idx
       }
     }
     if (pt && pm && ex.patchTarget) {
+      const gw = a.grid[2];
       for (let q = 0; q < N; q++) {
+        const from = flip ? q - (q % gw) + (gw - 1 - (q % gw)) : q;
         for (let k = 0; k < K; k++) {
-          const v = ex.patchTarget[q]![k];
+          const v = ex.patchTarget[from]![k];
           if (typeof v === 'number') {
             pt[(b * N + q) * K + k] = v;
             pm[(b * N + q) * K + k] = 1;
@@ -462,7 +504,16 @@ export async function fitReward(o: FitOptions): Promise<FitResult> {
     };
     let last: ValMetrics | undefined;
     let stoppedEarly = false;
-    let nextFeeds = stageFeeds(o.stage, data.examples, batchIndices(state.step + 1, s.batch, split.train, s.seed), a, refs);
+    const tok = new Tokenizer(o.tokenizer);
+    const swap = new Map<number, number>();
+    const [left, right] = [tok.ids.get('left'), tok.ids.get('right')];
+    if (left !== undefined && right !== undefined) {
+      swap.set(left, right);
+      swap.set(right, left);
+    }
+    const feedsFor = (stepNo: number) =>
+      stageFeeds(o.stage, data.examples, batchIndices(stepNo, s.batch, split.train, s.seed), a, refs, s.augment ? { flip: flipsFor(stepNo, s.batch, s.seed), swap } : undefined);
+    let nextFeeds = feedsFor(state.step + 1);
     let lossAvg = 0;
     let seen = 0;
     const t0 = performance.now();
@@ -471,7 +522,7 @@ export async function fitReward(o: FitOptions): Promise<FitResult> {
       const lr = learningRate(stepNo, s);
       const pending = trainer.step(nextFeeds, lr);
       // Prepare the next batch while the worker runs this step.
-      if (stepNo < s.steps) nextFeeds = stageFeeds(o.stage, data.examples, batchIndices(stepNo + 1, s.batch, split.train, s.seed), a, refs);
+      if (stepNo < s.steps) nextFeeds = feedsFor(stepNo + 1);
       let r: StepResult;
       try {
         r = await pending;
