@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import { constants as zc, deflateSync } from 'node:zlib';
 import type { Box, Clip, Triple } from '../halo/patches.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { FixedDeflate } from './deflate.js';
 
 /** An RGB picture: height × width × 3 bytes, row-major. */
 export interface Image {
@@ -95,14 +96,18 @@ export function encodePng(image: Image, level = 1): Buffer {
 
 /** A PNG file from filtered scanlines (each row: filter byte + RGB bytes). */
 function pngOf(width: number, height: number, raw: Buffer, level: number): Buffer {
+  // Z_RLE: the rows are mostly runs (zeros of "Up" rows, flat colour); 10x cheaper than the
+  // default strategy for these pictures and smaller (measured).
+  return pngFromIdat(width, height, deflateSync(raw, { level, strategy: zc.Z_RLE }));
+}
+
+/** A PNG file (8-bit RGB) around a zlib stream of its filtered scanlines. */
+function pngFromIdat(width: number, height: number, idat: Uint8Array): Buffer {
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(width, 0);
   ihdr.writeUInt32BE(height, 4);
   ihdr[8] = 8; // bit depth
   ihdr[9] = 2; // truecolour
-  // Z_RLE: the rows are mostly runs (zeros of "Up" rows, flat colour); 10x cheaper than the
-  // default strategy for these pictures and smaller (measured).
-  const idat = deflateSync(raw, { level, strategy: zc.Z_RLE });
   return Buffer.concat([SIGNATURE, chunk('IHDR', ihdr), chunk('IDAT', idat), chunk('IEND', new Uint8Array(0))]);
 }
 
@@ -259,59 +264,73 @@ export function storyboard(clip: Clip, options: StoryboardOptions = {}): Image {
 }
 
 /**
- * storyboard() straight to PNG bytes, without the upscaled picture in between: only the first
- * row of each upscaled pixel row is written, the others are PNG "Up" rows (zeros), so the work
- * and the memory are 1/scale of the picture's. The patchify hot path; same pixels as
- * encodePng(storyboard(cutPatch(video, box), options)). Without `box`, the whole video.
+ * storyboard() straight to PNG bytes, without the upscaled picture in between: the compressed
+ * stream is written as the layout is walked (src/media/deflate.ts): a source pixel is three
+ * literals and a back-reference for its copies, a row that repeats the one above is a PNG "Up"
+ * row of zeros. The patchify hot path; same pixels as encodePng(storyboard(cutPatch(video, box),
+ * options)). Without `box`, the whole video.
  */
-export function storyboardPng(video: Clip, box?: Box, options: StoryboardOptions = {}, level = 1): Buffer {
+export function storyboardPng(video: Clip, box?: Box, options: StoryboardOptions = {}): Buffer {
   const [t0, , y0, , x0] = box ?? [0, video.frames, 0, video.height, 0, video.width];
   const clip = box ? { frames: box[1] - box[0], height: box[3] - box[2], width: box[5] - box[4] } : video;
   const scale = options.scale ?? autoScale(clip.height, clip.width);
   const columns = Math.max(1, Math.min(options.columns ?? Math.min(clip.frames, 8), clip.frames));
   const rows = Math.ceil(clip.frames / columns);
   const gap = options.gap ?? 2;
-  const bg = options.background ?? GAP;
+  const [br, bgG, bb] = options.background ?? GAP;
   const tw = clip.width * scale;
   const th = clip.height * scale;
   const width = columns * tw + (columns - 1) * gap;
   const height = rows * th + (rows - 1) * gap;
   const rowBytes = width * 3;
-  const stride = rowBytes + 1;
-  const raw = Buffer.alloc(stride * height);
   const frameBytes = video.height * video.width * 3;
   const src = video.data;
+  const z = new FixedDeflate();
+  const upRows = (n: number) => {
+    for (let k = 0; k < n; k++) {
+      z.literal(2); // Up: same as the row above, so every byte is 0
+      z.literal(0);
+      z.repeat(1, rowBytes - 1);
+    }
+  };
+  const background = (pixels: number) => {
+    if (pixels <= 0) return;
+    z.pixel(br, bgG, bb);
+    z.repeat(3, 3 * (pixels - 1));
+  };
   for (let r = 0; r < rows; r++) {
-    const top = r * (th + gap);
     for (let sy = 0; sy < clip.height; sy++) {
-      const y = top + sy * scale;
-      const o = y * stride + 1; // raw[o - 1] = 0: no filter
-      fillBytes(raw, o, width, bg);
+      z.literal(0); // no filter
       for (let c = 0; c < columns; c++) {
         const t = r * columns + c;
-        if (t >= clip.frames) break;
-        let p = o + c * (tw + gap) * 3;
-        let s = (t0 + t) * frameBytes + ((y0 + sy) * video.width + x0) * 3;
-        for (let x = 0; x < clip.width; x++, s += 3) {
-          const R = src[s]!;
-          const G = src[s + 1]!;
-          const B = src[s + 2]!;
-          for (let k = 0; k < scale; k++) {
-            raw[p++] = R;
-            raw[p++] = G;
-            raw[p++] = B;
+        if (t < clip.frames) {
+          let s = (t0 + t) * frameBytes + ((y0 + sy) * video.width + x0) * 3;
+          for (let x = 0; x < clip.width; x++, s += 3) {
+            const R = src[s]!;
+            const G = src[s + 1]!;
+            const B = src[s + 2]!;
+            if (x > 0 && R === src[s - 3] && G === src[s - 2] && B === src[s - 1]) {
+              z.repeat(3, 3 * scale); // same as the pixel to the left
+            } else {
+              z.pixel(R, G, B);
+              z.repeat(3, 3 * (scale - 1));
+            }
           }
+        } else {
+          background(tw);
         }
+        if (c < columns - 1) background(gap);
       }
-      for (let k = 1; k < scale; k++) raw[(y + k) * stride] = 2; // Up: same as the row above
+      upRows(scale - 1);
     }
     if (r < rows - 1 && gap > 0) {
-      const y = top + th;
-      fillBytes(raw, y * stride + 1, width, bg);
-      for (let k = 1; k < gap; k++) raw[(y + k) * stride] = 2;
+      z.literal(0);
+      background(width);
+      upRows(gap - 1);
     }
   }
-  return pngOf(width, height, raw, level);
+  if (z.length !== (rowBytes + 1) * height) throw new Error(`storyboardPng: wrote ${z.length} bytes for ${(rowBytes + 1) * height}`);
+  return pngFromIdat(width, height, z.finish());
 }
 
 export interface BoxOptions {
