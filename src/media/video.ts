@@ -1,6 +1,7 @@
 // Video I/O: the only module that spawns ffmpeg. Decodes any ffmpeg-readable video to RGB24
 // frames (streamed, one frame at a time; one ffmpeg process per decode, whose log gives the
-// stream's size and rate, so there is no separate probe) and encodes RGB24 frames to video.
+// stream's size and rate, so there is no separate probe; readVideos() decodes several small
+// videos with one process) and encodes RGB24 frames to video.
 // Default encoding for generated videos: H.264 lossless in RGB (libx264rgb, qp 0) in .mp4, so a
 // decode gives back the exact pixels; 'web' is visually lossless yuv420p H.264 for browsers
 // (docs/media.md). Binary: HALO_FFMPEG, then ffmpeg-static's binary when present, then `ffmpeg`
