@@ -11,7 +11,7 @@ import { readRecords, resolveMedia, type ReadOptions } from '../io/jsonl.js';
 import { overallOf, type Aspect } from '../records/aspects.js';
 import { Labels, LabelsRecord, PatchGeometry, SampleRecord } from '../records/schemas.js';
 import { sha256 } from '../io/atomic.js';
-import { loadModelVideo, promptIds, type ModelShape } from './reward-input.js';
+import { loadModelVideos, promptIds, type ModelShape } from './reward-input.js';
 import type { Tokenizer } from './tokenizer.js';
 
 /** Fewest labelled videos `fit` accepts, and fewest distinct prompts (one is held out for validation). */
@@ -159,13 +159,19 @@ export async function loadLabelled(sources: readonly string[], o: LoadDataOption
     );
   }
   let done = 0;
-  const examples = await mapLimit(pending, o.concurrency ?? 2, async (p) => {
-    let mv;
-    try {
-      mv = await loadModelVideo(p.file, o.shape);
-    } catch (e) {
-      throw new DataError(p.place, 'video', (e as Error).message);
-    }
+  // Groups of 8 files per ffmpeg process, `concurrency` groups at once.
+  const groups: Pending[][] = [];
+  for (let i = 0; i < pending.length; i += 8) groups.push(pending.slice(i, i + 8));
+  const loaded = await mapLimit(groups, o.concurrency ?? 2, async (g) => {
+    const r = await loadModelVideos(g.map((p) => p.file), o.shape);
+    done += g.length;
+    o.onVideo?.(done);
+    return r;
+  });
+  const examples = loaded.flat().map((r, i) => {
+    const p = pending[i]!;
+    if (r.status === 'rejected') throw new DataError(p.place, 'video', (r.reason as Error).message);
+    const mv = r.value;
     const ex: RewardExample = {
       sampleId: p.rec.sample_id,
       prompt: p.prompt,
@@ -176,7 +182,6 @@ export async function loadLabelled(sources: readonly string[], o: LoadDataOption
       patchTarget: p.targets.patch,
       resampled: mv.resampled,
     };
-    o.onVideo?.(++done);
     return ex;
   });
   const h = (s: string) => sha256(s);

@@ -6,7 +6,7 @@
 // size, ignoring the aspect ratio (a 16:9 video is squeezed, not cropped); the frame count is taken
 // evenly over the whole clip (frame ⌊(k + ½)·M/N⌋ of M for k < N), and a shorter clip repeats frames
 // (frame ⌊k·M/N⌋). The frame rate is ignored: the model sees the clip's N frames, whatever its length.
-import { evenlySpaced, readVideo, type Video } from '../media/video.js';
+import { evenlySpaced, readVideo, readVideos, type Video } from '../media/video.js';
 import { Tokenizer, words } from './tokenizer.js';
 
 export interface ModelShape {
@@ -32,9 +32,9 @@ export function frameIndices(n: number, m: number): number[] {
   return Array.from({ length: n }, (_, k) => Math.floor((k * m) / n));
 }
 
-/** Read `file` and resample it to the model's shape (see the header). */
-export async function loadModelVideo(file: string, shape: ModelShape, keepSource = false): Promise<ModelVideo> {
-  let v = await readVideo(file);
+/** Resample a decoded video to the model's shape (a second decode when the frame size differs). */
+async function fitToModel(file: string, decoded: Video, shape: ModelShape, keepSource: boolean): Promise<ModelVideo> {
+  let v = decoded;
   const original: Video | undefined = keepSource ? { frames: v.frames, height: v.height, width: v.width, fps: v.fps, data: v.data } : undefined;
   const source = { frames: v.frames, height: v.height, width: v.width, fps: v.fps };
   const notes: string[] = [];
@@ -51,6 +51,29 @@ export async function loadModelVideo(file: string, shape: ModelShape, keepSource
     notes.push(`${v.frames} frames ${v.frames > shape.frames ? 'sampled evenly down' : 'repeated up'} to ${shape.frames}`);
   }
   return { data, source, resampled: notes.length ? notes.join('; ') : undefined, original };
+}
+
+/** Read `file` and resample it to the model's shape (see the header). */
+export async function loadModelVideo(file: string, shape: ModelShape, keepSource = false): Promise<ModelVideo> {
+  return fitToModel(file, await readVideo(file), shape, keepSource);
+}
+
+/**
+ * Several files at once (small ones decoded by one ffmpeg process, src/media/video.ts readVideos),
+ * each resampled as loadModelVideo does; results in order, a failure as a rejected entry.
+ */
+export async function loadModelVideos(files: readonly string[], shape: ModelShape, keepSource = false): Promise<PromiseSettledResult<ModelVideo>[]> {
+  const decoded = await readVideos(files.map((file) => ({ file })));
+  return Promise.all(
+    decoded.map(async (d, i): Promise<PromiseSettledResult<ModelVideo>> => {
+      if (d.status === 'rejected') return d;
+      try {
+        return { status: 'fulfilled', value: await fitToModel(files[i]!, d.value, shape, keepSource) };
+      } catch (reason) {
+        return { status: 'rejected', reason };
+      }
+    }),
+  );
 }
 
 /**

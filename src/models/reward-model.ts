@@ -19,7 +19,7 @@ import { Session } from '../runtime/session.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { MANIFEST_FILE, MANIFEST_FORMAT } from './manifest.js';
 import { checkArch, patchCount, rewardForward, type RewardArch } from './reward-graph.js';
-import { bytesToUnit, loadModelVideo, promptIds, type ModelVideo } from './reward-input.js';
+import { bytesToUnit, loadModelVideos, promptIds, type ModelVideo } from './reward-input.js';
 import { loadRewardManifest, type RewardSpec } from './reward-manifest.js';
 import { Tokenizer, type TokenizerSpec } from './tokenizer.js';
 import type { OnnxPart } from './manifest.js';
@@ -237,9 +237,20 @@ export async function scoreVideos(model: RewardModel, items: readonly ScoreItem[
   const video = new Float32Array(items.length * per);
   const ids = new BigInt64Array(items.length * L);
   const notes: { resampled?: string; unknown: string[] }[] = [];
+  // Files are decoded 8 to an ffmpeg process.
+  const files = items.flatMap((it, i) => (typeof it.video === 'string' ? [[i, it.video] as const] : []));
+  const decoded = new Map<number, ModelVideo>();
+  for (let s = 0; s < files.length; s += 8) {
+    const part = files.slice(s, s + 8);
+    const r = await loadModelVideos(part.map(([, f]) => f), model.shape);
+    r.forEach((x, j) => {
+      if (x.status === 'rejected') throw x.reason;
+      decoded.set(part[j]![0], x.value);
+    });
+  }
   for (let i = 0; i < items.length; i++) {
     const it = items[i]!;
-    const mv = typeof it.video === 'string' ? await loadModelVideo(it.video, model.shape) : it.video;
+    const mv = typeof it.video === 'string' ? decoded.get(i)! : it.video;
     if (mv.data.length !== per) throw new HaloError(`scoreVideos: item ${i} has ${mv.data.length} bytes, the model takes ${frames}×${height}×${width}×3`);
     bytesToUnit(mv.data, video, i * per);
     const p = promptIds(model.tokenizer, it.prompt);

@@ -12,7 +12,7 @@ import { readRecords, recordPath, resolveMedia, type ReadOptions } from '../io/j
 import { inShard } from '../io/shard.js';
 import { MediaError, looksLikeVideo } from '../media/video.js';
 import { PatchGeometry, SampleRecord } from '../records/schemas.js';
-import { loadModelVideo, type ModelVideo } from './reward-input.js';
+import { loadModelVideos, type ModelVideo } from './reward-input.js';
 import { scoreVideos, type RewardModel, type VideoScores } from './reward-model.js';
 import { writeOverlay } from './reward-overlay.js';
 
@@ -140,13 +140,16 @@ export async function scoreRun(inputs: readonly string[], o: ScoreRunOptions, em
     if (!batch.length) return;
     const items = batch;
     batch = [];
-    const videos = await mapLimit(items, o.jobs ?? 2, async (it): Promise<ModelVideo> => {
-      try {
-        return await loadModelVideo(it.file, model.shape, Boolean(o.overlay));
-      } catch (e) {
-        if (e instanceof MediaError) throw new DataError(it.place, it.adHoc ? undefined : 'video', it.adHoc ? e.reason : `${e.reason} (${e.file})`);
-        throw e;
-      }
+    // Groups of 8 files per ffmpeg process, `jobs` groups at once.
+    const groups: Item[][] = [];
+    for (let i = 0; i < items.length; i += 8) groups.push(items.slice(i, i + 8));
+    const settled = (await mapLimit(groups, o.jobs ?? 2, (g) => loadModelVideos(g.map((it) => it.file), model.shape, Boolean(o.overlay)))).flat();
+    const videos = settled.map((r, i): ModelVideo => {
+      if (r.status === 'fulfilled') return r.value;
+      const e = r.reason;
+      const it = items[i]!;
+      if (e instanceof MediaError) throw new DataError(it.place, it.adHoc ? undefined : 'video', it.adHoc ? e.reason : `${e.reason} (${e.file})`);
+      throw e;
     });
     const scores: VideoScores[] = await scoreVideos(
       model,
