@@ -116,6 +116,7 @@ pretrain: build
 # labels -> halo-score fit --stage video -> --stage patch, in $(RM_RUN). rm-eval: the same on
 # held-out (eval-split) prompts, scored by the fitted model and compared with `halo-label agree`.
 # rm-fixture: copies the fitted model to fixtures/models/halo-tiny-rm with the command that made it.
+# Label files go in on stdin: the records' media paths are relative to the current directory.
 RM_RUN ?= runs/rm
 RM_VIDEOS ?= 1200
 RM_EVAL_VIDEOS ?= 320
@@ -135,10 +136,10 @@ $(RM_RUN)/%-labels.jsonl: $(RM_RUN)/%-samples.jsonl
 	$(BIN)/halo-patchify.js --out $(RM_RUN)/$* < $< | $(BIN)/halo-label.js --teacher oracle > $@.tmp && mv $@.tmp $@
 
 $(RM_RUN)/stage1/manifest.json: $(RM_RUN)/train-labels.jsonl
-	$(BIN)/halo-score.js fit --stage video $< --out $(RM_RUN)/stage1 $(RM_FIT_FLAGS)
+	$(BIN)/halo-score.js fit --stage video --out $(RM_RUN)/stage1 $(RM_FIT_FLAGS) < $<
 
 $(RM_RUN)/stage2/manifest.json: $(RM_RUN)/train-labels.jsonl $(RM_RUN)/stage1/manifest.json
-	$(BIN)/halo-score.js fit --stage patch $< --init $(RM_RUN)/stage1 --out $(RM_RUN)/stage2 $(RM_FIT_FLAGS)
+	$(BIN)/halo-score.js fit --stage patch --init $(RM_RUN)/stage1 --out $(RM_RUN)/stage2 $(RM_FIT_FLAGS) < $<
 
 $(RM_RUN)/eval-scores.jsonl: $(RM_RUN)/eval-labels.jsonl $(RM_RUN)/stage2/manifest.json
 	$(BIN)/halo-score.js --model $(RM_RUN)/stage2 < $< > $@.tmp && mv $@.tmp $@
