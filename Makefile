@@ -46,7 +46,8 @@ DEMO_TRAIN_PROMPTS ?= 32
 DEMO_SAMPLES ?= 4
 DEMO_EVAL_PROMPTS ?= 16
 DEMO_EVAL_SEEDS ?= 2
-DEMO_FIT_RM ?= 0
+# 1: fit the reward model on the demo's own labels; 0: the shipped one (fitted when none is shipped)
+DEMO_FIT_RM ?= $(if $(wildcard fixtures/models/halo-tiny-rm/manifest.json),0,1)
 DPO_STEPS ?= 150
 DPO_FLAGS ?= --batch 4 --lr 2e-5 --beta 2000 --schedule cosine:15:0.1 --seed 0
 HALO_LAMBDA ?= 1

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { Readable } from 'node:stream';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { readRecords } from './jsonl.js';
 import { PatchesRecord, PromptRecord } from '../records/schemas.js';
@@ -75,4 +75,16 @@ test('shards partition the records exactly', (t) => {
   for (const s of shards) t.true(s.length > 30);
   t.throws(() => parseShard('4/3'));
   t.throws(() => parseShard('x'));
+});
+
+test('a record file saved in a subfolder with current-directory paths still resolves (cwd fallback)', async (t) => {
+  const dir = await tempDir();
+  const sub = path.join(dir, 'sub');
+  await mkdir(path.join(dir, 'v'), { recursive: true });
+  await mkdir(sub, { recursive: true });
+  await writeFile(path.join(dir, 'v', 'a.mp4'), 'x');
+  const file = path.join(sub, 'p.jsonl');
+  await writeFile(file, JSON.stringify({ id: 'a', prompt: 'x', video: path.relative(process.cwd(), path.join(dir, 'v', 'a.mp4')) }) + '\n');
+  const [r] = await collect(readRecords([file], PromptRecord));
+  t.is(path.resolve(r!.record.video as string), path.join(dir, 'v', 'a.mp4'));
 });
