@@ -38,7 +38,11 @@ class Peer {
   private lines: AsyncIterableIterator<string>;
   private proc;
   constructor(inputs: string) {
-    this.proc = spawn(PY, [fileURLToPath(new URL('../../scripts/bench-score.py', import.meta.url)), MODEL, inputs, String(THREADS)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.proc = spawn(PY, [fileURLToPath(new URL('../../scripts/bench-score.py', import.meta.url)), MODEL, inputs, String(THREADS)], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+      // Passive OpenMP waiting: spinning threads starve each other on a shared 2-core machine.
+      env: { ...process.env, OMP_WAIT_POLICY: process.env.OMP_WAIT_POLICY ?? 'PASSIVE' },
+    });
     this.lines = readline.createInterface({ input: this.proc.stdout! })[Symbol.asyncIterator]();
   }
   async next(): Promise<any> {
