@@ -152,4 +152,9 @@ rm-fixture: $(RM_RUN)/stage2/manifest.json
 	mkdir -p fixtures/models/halo-tiny-rm
 	cp $(RM_RUN)/stage2/manifest.json $(RM_RUN)/stage2/weights.safetensors $(RM_RUN)/stage2/train.jsonl fixtures/models/halo-tiny-rm/
 	cp $(RM_RUN)/stage1/train.jsonl fixtures/models/halo-tiny-rm/stage1-train.jsonl
-	printf 'make rm-fixture RM_VIDEOS=%s RM_SEED=%s RM_FIT_FLAGS="%s"\n' '$(RM_VIDEOS)' '$(RM_SEED)' '$(RM_FIT_FLAGS)' > fixtures/models/halo-tiny-rm/COMMAND
+	{ echo '# made by: make rm-fit rm-fixture RM_VIDEOS=$(RM_VIDEOS) RM_SEED=$(RM_SEED) RM_FIT_FLAGS="$(RM_FIT_FLAGS)", i.e.:'; \
+	  echo 'node dist/scripts/reward-data.js --split train --n $(RM_VIDEOS) --seed $(RM_SEED) --out $(RM_RUN)/train > $(RM_RUN)/train-samples.jsonl'; \
+	  echo '$(BIN)/halo-patchify.js --out $(RM_RUN)/train < $(RM_RUN)/train-samples.jsonl | $(BIN)/halo-label.js --teacher oracle > $(RM_RUN)/train-labels.jsonl'; \
+	  echo '$(BIN)/halo-score.js fit --stage video --out $(RM_RUN)/stage1 $(RM_FIT_FLAGS) < $(RM_RUN)/train-labels.jsonl'; \
+	  echo '$(BIN)/halo-score.js fit --stage patch --init $(RM_RUN)/stage1 --out $(RM_RUN)/stage2 $(RM_FIT_FLAGS) < $(RM_RUN)/train-labels.jsonl'; \
+	} > fixtures/models/halo-tiny-rm/COMMAND

@@ -187,3 +187,19 @@ test.serial('bad input: a record whose video is missing names the record', async
   const r2 = await runCli('score', ['--model', 'rm2', 'missing.jsonl'], { cwd: dir });
   t.is(r2.stdout, '', 'nothing partial: the failing batch writes no records');
 });
+
+test.serial('the shipped model (the default) boxes patches the oracle also marks defective', async (t) => {
+  // A held-out video with a colour shift and flicker in its lower right corner (eval split, seed 2).
+  const sub = path.join(dir, 'shipped');
+  const { labels: held } = await makeRewardFixture(sub, 4, { split: 'eval', seed: 2, perPrompt: 4 });
+  const rec = held[3]!;
+  const r = await runCli('score', ['--overlay', 'ov', '-'], { cwd: sub, input: jsonl([rec]) });
+  t.is(r.exitCode, 0, r.stderr);
+  const s = r.records[0]!.scores;
+  t.regex(s.model, /^halo-tiny-rm@/);
+  const boxed = (s.patch.overall as number[]).flatMap((x, i) => (x < 2.5 ? [i] : []));
+  t.true(boxed.length > 0, 'some patches are boxed');
+  const oracleBad = (i: number) => ['visual_quality', 'temporal_consistency', 'dynamic_degree', 'text_alignment', 'factual_consistency'].some((a) => rec.labels.patch[a][i] < 2.5);
+  t.deepEqual(boxed.filter((i) => !oracleBad(i)), [], 'every boxed patch is one the oracle scores below 2.5');
+  t.true(existsSync(path.join(sub, r.records[0]!.overlay)));
+});

@@ -16,13 +16,13 @@ export interface RewardFixture {
   labels: Record<string, any>[];
 }
 
-export async function makeRewardFixture(dir: string, n: number, o: { seed?: number; split?: 'train' | 'eval'; grid?: Triple } = {}): Promise<RewardFixture> {
+export async function makeRewardFixture(dir: string, n: number, o: { seed?: number; split?: 'train' | 'eval'; grid?: Triple; perPrompt?: number } = {}): Promise<RewardFixture> {
   const dims = { frames: 16, height: 32, width: 32 };
   const grid = o.grid ?? [4, 4, 4];
   await ensureDir(path.join(dir, 'videos'));
   const samples: Record<string, any>[] = [];
   const labels: Record<string, any>[] = [];
-  for (const { promptId, sampleId, variant } of variants({ n, split: o.split ?? 'train', seed: o.seed ?? 1, perPrompt: 2, dims })) {
+  for (const { promptId, sampleId, variant } of variants({ n, split: o.split ?? 'train', seed: o.seed ?? 1, perPrompt: o.perPrompt ?? 2, dims })) {
     const video = `videos/${sampleId}.mp4`;
     await writeVideo(path.join(dir, video), { ...dims, fps: 8, data: variant.data });
     const layout = patchLayout([dims.frames, dims.height, dims.width], { grid });
