@@ -8,6 +8,7 @@
 // process (ffmpeg's start-up dominates a small clip's decode); records come out in input order;
 // memory stays flat.
 import { createHash, randomBytes } from 'node:crypto';
+import { adHocRecord } from '../records/ad-hoc.js';
 import { createReadStream, writeFileSync } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -279,21 +280,6 @@ async function* itemsOf(inputs: readonly string[], options: PatchifyOptions): As
   }
 }
 
-/** A sample-shaped record for a video file named on the command line. */
-function adHocRecord(file: string, video: Manifest['video'], prompt: string | undefined): SampleRecord {
-  const id = path.basename(file).replace(/\.[^.]+$/, '');
-  return {
-    id,
-    prompt: prompt || id,
-    sample_id: id,
-    seed: 0,
-    video: path.isAbsolute(file) ? file : path.relative(process.cwd(), path.resolve(file)),
-    frames: video.frames,
-    height: video.height,
-    width: video.width,
-    fps: video.fps,
-  };
-}
 
 /** Turn a media or grid failure into an error naming the record's place and field. */
 function placed(e: unknown, item: Item): unknown {
@@ -337,7 +323,7 @@ export async function patchify(inputs: readonly string[], options: PatchifyOptio
         manifest = await cutVideo(video, layout, dir, key, options);
         stats.cut++;
       }
-      const record = item.kind === 'record' ? item.record : adHocRecord(item.file, manifest.video, options.prompt);
+      const record = item.kind === 'record' ? item.record : adHocRecord(item.file, options.prompt, manifest.video);
       const at = (f: string) => recordPath(path.join(dir, f), options.out);
       const patches: PatchGeometry = {
         ...manifest.layout,

@@ -4,6 +4,7 @@
 // to `emit`; with `overlay`, a boxed copy and a heatmap per video; with `output`, records appended to
 // a file, and a re-run skips the videos already scored there by the same model (resume).
 import { existsSync } from 'node:fs';
+import { adHocRecord } from '../records/ad-hoc.js';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { DataError, HaloError, type Place } from '../cli/errors.js';
@@ -53,21 +54,6 @@ export interface ScoreRunResult {
   skipped: number;
 }
 
-/** A sample-shaped record for a video file named on the command line (as halo-patchify makes). */
-export function adHocRecord(file: string, prompt: string | undefined, source: { frames: number; height: number; width: number; fps: number }): ScoreInput {
-  const id = path.basename(file).replace(/\.[^.]+$/, '');
-  return {
-    id,
-    prompt: prompt || id,
-    sample_id: id,
-    seed: 0,
-    video: path.isAbsolute(file) ? file : path.relative(process.cwd(), path.resolve(file)),
-    frames: source.frames,
-    height: source.height,
-    width: source.width,
-    fps: source.fps,
-  };
-}
 
 async function* itemsOf(inputs: readonly string[], o: ScoreRunOptions): AsyncGenerator<Item> {
   const list = inputs.length ? inputs : ['-'];
