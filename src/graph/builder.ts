@@ -298,7 +298,7 @@ export class GraphBuilder {
     return this.op('Conv', b ? [x, w, b] : [x, w], attrs);
   }
 
-  convTranspose(x: Value, w: Value, o: ConvOptions & { outputPadding?: number[] } = {}): Value {
+  convTranspose(x: Value, w: Value, b: Value | null = null, o: ConvOptions & { outputPadding?: number[] } = {}): Value {
     const nsp = w.shape.length - 2;
     const attrs: Record<string, Attr> = {
       kernel_shape: attr.ints(w.shape.slice(2)),
@@ -308,7 +308,7 @@ export class GraphBuilder {
       group: attr.int(o.group ?? 1),
     };
     if (o.outputPadding && o.outputPadding.some((p) => p !== 0)) attrs.output_padding = attr.ints(o.outputPadding);
-    return this.op('ConvTranspose', [x, w], attrs);
+    return this.op('ConvTranspose', b ? [x, w, b] : [x, w], attrs);
   }
 
   /** Sum of float values, for fan-in of gradients. */

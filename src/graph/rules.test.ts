@@ -90,6 +90,11 @@ export const CHECKS: Record<string, GradCheckSpec[]> = {
     { inputs: { x: [1, 2, 6, 5], w: [2, 2, 3, 2] }, ...island, build: (g, x) => g.conv(f32(g, x.x), f32(g, x.w), null, { strides: [2, 2], pads: [1, 0, 0, 1] }) },
     { inputs: { x: [1, 2, 3, 4, 4], w: [2, 2, 2, 3, 3] }, ...island, maxElements: 40, build: (g, x) => g.conv(f32(g, x.x), f32(g, x.w), null, { strides: [1, 2, 2], pads: [0, 1, 1, 1, 1, 1] }) },
   ],
+  ConvTranspose: [
+    { inputs: { x: [2, 3, 4], w: [3, 2, 3], b: [2] }, ...island, build: (g, x) => g.convTranspose(f32(g, x.x), f32(g, x.w), f32(g, x.b), { strides: [2], pads: [1, 0], outputPadding: [1] }) },
+    { inputs: { x: [1, 2, 3, 3], w: [2, 3, 2, 2] }, ...island, build: (g, x) => g.convTranspose(f32(g, x.x), f32(g, x.w), null, { strides: [2, 2] }) },
+    { inputs: { x: [1, 2, 2, 3, 3], w: [2, 2, 2, 3, 3] }, ...island, maxElements: 40, build: (g, x) => g.convTranspose(f32(g, x.x), f32(g, x.w), null, { strides: [2, 2, 2], pads: [0, 1, 1, 0, 1, 1], outputPadding: [0, 1, 1] }) },
+  ],
 };
 
 test('every gradient rule has a finite-difference check', (t) => {

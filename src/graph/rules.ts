@@ -163,21 +163,50 @@ function convGrad(c: GradContext): (Value | undefined)[] {
   if (c.needs[0]) {
     // the transposed convolution maps dY back onto X's grid; output_padding restores dropped rows
     const outPad = kernel.map((k, i) => x.shape[2 + i] - (geo.strides[i] * (dy.shape[2 + i] - 1) + (k - 1) * geo.dil[i] + 1 - geo.pads[i] - geo.pads[i + nsp]));
-    dx = g.convTranspose(dy, w, { strides: geo.strides, pads: geo.pads, dilations: geo.dil, group, outputPadding: outPad });
+    dx = g.convTranspose(dy, w, null, { strides: geo.strides, pads: geo.pads, dilations: geo.dil, group, outputPadding: outPad });
   }
-  if (c.needs[1]) {
-    if (group !== 1) throw new Error(`weight gradient for group=${group} is not supported`);
-    if (geo.dil.some((d) => d !== 1)) throw new Error(`weight gradient for dilations [${geo.dil}] is not supported`);
-    // dW[o,i,k] = Σ_n,p X[n,i,p·s+k−pad] dY[n,o,p]: a convolution of Xᵀ (channels as batch) with dYᵀ,
-    // dilated by the forward stride; the result is cropped to the kernel size
-    const perm = [1, 0, ...Array.from({ length: nsp }, (_, i) => 2 + i)];
-    const xt = g.transpose(x, perm);
-    const dyt = g.transpose(dy, perm);
-    let r = g.conv(xt, dyt, null, { strides: Array(nsp).fill(1), pads: geo.pads, dilations: geo.strides });
-    if (r.shape.slice(2).some((d, i) => d !== kernel[i])) r = g.slice(r, Array(nsp).fill(0), kernel, Array.from({ length: nsp }, (_, i) => 2 + i));
-    dw = g.transpose(r, perm);
-  }
+  if (c.needs[1]) dw = convWeightGrad(g, x, dy, kernel, geo.strides, geo.pads, geo.dil, group);
   if (c.inputs[2] && c.needs[2]) db = g.reduceSum(dy, [0, ...Array.from({ length: nsp }, (_, i) => 2 + i)], false);
+  return [dx, dw, db];
+}
+
+/**
+ * dW[o,i,k] = Σ_n,p X[n,i,p·s+k−pad] dY[n,o,p] for a convolution of X with W [o, i, k…] giving dY's
+ * grid: a convolution of Xᵀ (channels as batch) with dYᵀ, dilated by the forward stride, cropped to
+ * the kernel size.
+ */
+function convWeightGrad(g: GraphBuilder, x: Value, dy: Value, kernel: number[], strides: number[], pads: number[], dil: number[], group: number): Value {
+  if (group !== 1) throw new Error(`weight gradient for group=${group} is not supported`);
+  if (dil.some((d) => d !== 1)) throw new Error(`weight gradient for dilations [${dil}] is not supported`);
+  const nsp = kernel.length;
+  const perm = [1, 0, ...Array.from({ length: nsp }, (_, i) => 2 + i)];
+  let r = g.conv(g.transpose(x, perm), g.transpose(dy, perm), null, { strides: Array(nsp).fill(1), pads, dilations: strides });
+  if (r.shape.slice(2).some((d, i) => d !== kernel[i])) r = g.slice(r, Array(nsp).fill(0), kernel, Array.from({ length: nsp }, (_, i) => 2 + i));
+  return g.transpose(r, perm);
+}
+
+/**
+ * ConvTranspose(X, W) is the adjoint of Conv(·, W) with the same geometry (W [Cin, Cout, k…] read as
+ * a Conv weight [out = Cin, in = Cout, k…]): dX = Conv(dY, W); dW is Conv's weight gradient with the
+ * roles of input and output swapped (dY is the input grid, X the output grid).
+ */
+function convTransposeGrad(c: GradContext): (Value | undefined)[] {
+  const { g, node } = c;
+  const x = inp(c, 0);
+  const w = inp(c, 1);
+  const dy = first(c);
+  const nsp = w.shape.length - 2;
+  const kernel = w.shape.slice(2);
+  const group = getInt(node, 'group', 1);
+  if (getInts(node, 'output_shape')) throw new Error('ConvTranspose gradient: output_shape is not supported; give explicit pads');
+  const autoPad = getString(node, 'auto_pad', 'NOTSET');
+  if (autoPad !== 'NOTSET') throw new Error(`ConvTranspose gradient: auto_pad ${autoPad} is not supported; give explicit pads`);
+  const strides = getInts(node, 'strides') ?? Array(nsp).fill(1);
+  const dil = getInts(node, 'dilations') ?? Array(nsp).fill(1);
+  const pads = getInts(node, 'pads') ?? Array(2 * nsp).fill(0);
+  const dx = c.needs[0] ? g.conv(dy, w, null, { strides, pads, dilations: dil, group }) : undefined;
+  const dw = c.needs[1] ? convWeightGrad(g, dy, x, kernel, strides, pads, dil, group) : undefined;
+  const db = c.inputs[2] && c.needs[2] ? g.reduceSum(dy, [0, ...Array.from({ length: nsp }, (_, i) => 2 + i)], false) : undefined;
   return [dx, dw, db];
 }
 
@@ -368,4 +397,5 @@ export const GRAD_RULES: Record<string, GradRule> = {
   },
   Cast: (c) => only0(c.g.cast(first(c), inp(c, 0).dtype)),
   Conv: convGrad,
+  ConvTranspose: convTransposeGrad,
 };
