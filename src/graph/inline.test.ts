@@ -1,7 +1,8 @@
 import test from 'ava';
 import { GraphBuilder } from './builder.js';
 import { inlineGraph } from './inline.js';
-import { loadModel } from './onnx.js';
+import { decodeModel, loadModel, withInitializers } from './onnx.js';
+import * as fs from 'node:fs';
 import { missingRules } from './autodiff.js';
 import { Rng } from './rng.js';
 import { Tensor, tensor } from './tensor.js';
@@ -59,4 +60,17 @@ test('inlining names what does not fit', (t) => {
   t.throws(() => inlineGraph(g, sub, { prefix: 'q.', inputs: { sample: narrow, timestep: tt, encoder_hidden_states: c } }), { message: /input 'sample' has shape \[2, 3, 8, 16, 16\], bound to \[2, 3, 8, 16, 8\]/ });
   t.throws(() => inlineGraph(g, sub, { prefix: 'r.', inputs: { sample: x, timestep: tt, encoder_hidden_states: c, extra: c } }), { message: /no input named 'extra'/ });
   t.is(g.graph.params.size, 0, 'nothing was added');
+});
+
+test('withInitializers rewrites weights of an ONNX file and keeps the rest (dynamic batch included)', async (t) => {
+  const bytes = fs.readFileSync(FIXTURE);
+  const { graph } = decodeModel(bytes);
+  const [name, w] = [...graph.initializers].find(([, v]) => v.dtype === 'float32' && v.shape.length === 5)!;
+  const doubled = tensor('float32', w.shape, Float32Array.from(w.data as Float32Array, (v) => 2 * v));
+  const out = decodeModel(withInitializers(bytes, { [name]: doubled })).graph;
+  t.deepEqual(Array.from(out.initializers.get(name)!.data as Float32Array), Array.from(doubled.data as Float32Array));
+  t.deepEqual(out.value('sample').shape, graph.value('sample').shape);
+  t.is(out.nodes.length, graph.nodes.length);
+  t.throws(() => withInitializers(bytes, { nope: doubled }), { message: /no initializer named nope/ });
+  t.throws(() => withInitializers(bytes, { [name]: tensor('float32', [1], [0]) }), { message: /is float32\[/ });
 });

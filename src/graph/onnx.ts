@@ -178,6 +178,28 @@ export function saveModel(g: Graph, file: string, o: SaveOptions = {}): { file: 
   return { file, dataFile };
 }
 
+/**
+ * An ONNX file's bytes with some initializers' values replaced (same names, dtypes and shapes);
+ * everything else (graph, dynamic shapes, metadata) is kept as it was. External data is not rewritten.
+ */
+export function withInitializers(bytes: Uint8Array, values: Record<string, Tensor>, source = '<bytes>'): Uint8Array {
+  const m = fromBinary(ModelProtoSchema, bytes);
+  const left = new Set(Object.keys(values));
+  for (const [i, p] of (m.graph?.initializer ?? []).entries()) {
+    const t = values[p.name];
+    if (!t) continue;
+    const dims = p.dims.map((d) => Number(d));
+    if (fromOnnxCode(p.dataType) !== t.dtype || dims.join() !== t.shape.join()) {
+      throw new Error(`${source}: initializer ${p.name} is ${fromOnnxCode(p.dataType)}[${dims}], the new value ${t.dtype}[${t.shape}]`);
+    }
+    if (p.dataLocation === TensorProto_DataLocation.EXTERNAL) throw new Error(`${source}: initializer ${p.name} is stored as external data; not rewritten`);
+    m.graph!.initializer[i] = tensorProto(p.name, t);
+    left.delete(p.name);
+  }
+  if (left.size) throw new Error(`${source}: no initializer named ${[...left].join(', ')}`);
+  return toBinary(ModelProtoSchema, m);
+}
+
 function writeAtomic(file: string, bytes: Uint8Array) {
   const tmp = `${file}.${process.pid}.tmp`;
   fs.writeFileSync(tmp, bytes);
