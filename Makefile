@@ -97,6 +97,12 @@ $(DEMO)/eval/eval.json: $(DEMO)/prompts-eval.jsonl $(DEMO)/dpo-video/manifest.js
 	  --reward-model $(RM) --samples-per-prompt $(DEMO_EVAL_SEEDS) --out $(DEMO)/eval --report < $< > $(DEMO)/eval/table.txt.tmp
 	mv $(DEMO)/eval/table.txt.tmp $(DEMO)/eval/table.txt
 
+# ---- sweep: β, λ and steps of halo-dpo on the demo's pairs, one eval table (docs/dpo.md) ---------
+.PHONY: sweep
+sweep: build $(DEMO)/pairs.jsonl $(DEMO)/prompts-eval.jsonl
+	SWEEP_FLAGS="$(DPO_FLAGS)" SWEEP_STEPS=$(DPO_STEPS) SWEEP_EVAL_SEEDS=$(DEMO_EVAL_SEEDS) \
+	  scripts/sweep-dpo.sh $(DEMO)/pairs.jsonl $(DEMO)/prompts-eval.jsonl $(DEMO)/sweep $(T2V) $(RM)
+
 # ---- benchmarks (not part of the tests) ------------------------------------------------------
 bench: build
 	@for b in dist/scripts/bench-*.js; do echo "== $$b"; node $$b || exit 1; done
