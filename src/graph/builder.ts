@@ -12,6 +12,13 @@ export const OPSET = 24;
 
 export type Operand = Value | number;
 
+/**
+ * A term added to the output of the nn.ts `linear` layer `name` (input x, weight W), after its
+ * x·W + b, e.g. LoRA adapters (src/graph/lora.ts); undefined leaves the layer as it is. Adding the term
+ * last keeps the layer's own nodes as they are without the hook, so a zero term changes no bit.
+ */
+export type LinearHook = (g: GraphBuilder, name: string, x: Value, w: Value) => Value | undefined;
+
 export interface ConvOptions {
   strides?: number[];
   pads?: number[];
@@ -26,6 +33,7 @@ export class GraphBuilder {
   private counter = 0;
   private prefix: string[] = [];
   private constCache = new Map<string, Value>();
+  private linearHook: LinearHook | undefined;
 
   constructor(opts: { opset?: number; dtype?: DType; name?: string; graph?: Graph } = {}) {
     this.graph = opts.graph ?? new Graph(opts.opset ?? OPSET);
@@ -125,6 +133,22 @@ export class GraphBuilder {
     if (typeof x !== 'number') return x;
     const dtype = like === undefined ? this.dtype : typeof like === 'string' ? like : like.dtype;
     return this.scalar(x, dtype);
+  }
+
+  /** Run fn with `hook` adding to the linear layers it builds (where it returns undefined, an outer hook may). */
+  withLinearHook<T>(hook: LinearHook, fn: () => T): T {
+    const outer = this.linearHook;
+    this.linearHook = (g, name, x, w) => hook(g, name, x, w) ?? outer?.(g, name, x, w);
+    try {
+      return fn();
+    } finally {
+      this.linearHook = outer;
+    }
+  }
+
+  /** The active linear hook's term for the linear layer `name` (undefined: none). */
+  linearExtra(name: string, x: Value, w: Value): Value | undefined {
+    return this.linearHook?.(this, name, x, w);
   }
 
   /** Append a node; infer and register its outputs. */

@@ -7,7 +7,7 @@ import { Value } from './ir.js';
 
 const last = (v: Value) => v.shape[v.shape.length - 1];
 
-/** y = x·W + b with W of shape (in, out). */
+/** y = x·W + b with W of shape (in, out), plus the builder's linear-hook term if any (LoRA adapters). */
 export function linear(g: GraphBuilder, name: string, x: Value, out: number, o: { bias?: boolean; init?: 'default' | 'zeros' } = {}): Value {
   const inF = last(x);
   const zero = o.init === 'zeros';
@@ -17,7 +17,8 @@ export function linear(g: GraphBuilder, name: string, x: Value, out: number, o: 
     const b = g.param(`${name}.bias`, [out], { init: zero ? 'zeros' : { kaiming: 'uniform', fanIn: inF } });
     y = g.scope(name, () => g.add(y, b));
   }
-  return y;
+  const extra = g.linearExtra(name, x, w);
+  return extra ? g.scope(name, () => g.add(y, extra)) : y;
 }
 
 /** LayerNormalization over the last axis, with learnable scale and shift unless affine is false. */
