@@ -1,12 +1,15 @@
 // halo-dpo end to end on a tiny random generator and rendered world clips: the log, the model
-// folder (sampled by halo-sample), exact resume after kill -9, and bad input.
+// folder (sampled by halo-sample), LoRA adapters (only they train; merged output), exact resume after
+// kill -9 (with and without LoRA), and bad input.
 import test from 'ava';
 import { execa } from 'execa';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { numel, type Tensor } from '../graph/tensor.js';
+import { DEFAULT_LORA_TARGETS } from '../halo/dpo-graph.js';
 import { readSafetensors } from '../runtime/safetensors.js';
-import { ROOT, jsonl, runCli, tempDir } from '../testing/cli.js';
+import { ROOT, jsonl, runCli, tempDir, type CliResult } from '../testing/cli.js';
 import { writeTinyT2V } from '../testing/tiny-t2v.js';
 
 interface Fixture {
@@ -17,12 +20,12 @@ interface Fixture {
 
 let fixture: Promise<Fixture> | undefined;
 
-/** A tiny model and 3 pairs of 4×16×16 world clips cut on a 2×2×2 grid (made once per file). */
+/** A tiny model (gates open) and 3 pairs of 4×16×16 world clips cut on a 2×2×2 grid (made once per file). */
 function setup(): Promise<Fixture> {
   fixture ??= (async () => {
     const dir = await tempDir('halo-dpo-');
     const model = path.join(dir, 'tiny');
-    await writeTinyT2V(model);
+    await writeTinyT2V(model, 0, { open: true }); // every DiT block acts, so adapters on them get a gradient
     const prompts = await runCli('world', ['prompts', '-n', '3', '--seed', '2'], { cwd: dir });
     const render = await runCli('world', ['render', '--out', 'w', '--frames', '4', '--height', '16', '--width', '16', '--samples-per-prompt', '2'], { cwd: dir, input: prompts.stdout });
     const patched = await runCli('patchify', ['--out', 'w', '--grid', '2,2,2'], { cwd: dir, input: render.stdout });
@@ -41,9 +44,19 @@ function setup(): Promise<Fixture> {
 
 const dpoArgs = (f: Fixture, out: string, extra: string[] = [], steps = 6) => ['pairs.jsonl', '--model', f.model, '--out', out, '--steps', String(steps), '--batch', '2', '--checkpoint-every', '2', '--lr', '1e-3', ...extra];
 
+const runs = new Map<string, Promise<CliResult>>();
+/** A halo-dpo run into f.dir/out, made once per file (tests that read the same run share it). */
+function dpoOnce(f: Fixture, out: string, extra: string[] = []): Promise<CliResult> {
+  if (!runs.has(out)) runs.set(out, runCli('dpo', dpoArgs(f, out, extra), { cwd: f.dir }));
+  return runs.get(out)!;
+}
+
+const bytes = (x: Tensor) => Buffer.from(x.data.buffer, x.data.byteOffset, x.data.byteLength);
+const LORA = ['--lora', '4', '--lora-alpha', '8'];
+
 test.serial('halo-dpo logs every step and writes a model folder that halo-sample takes', async (t) => {
   const f = await setup();
-  const r = await runCli('dpo', dpoArgs(f, 'gran'), { cwd: f.dir });
+  const r = await dpoOnce(f, 'gran');
   t.is(r.exitCode, 0, r.stderr);
   t.deepEqual(r.records.map((l) => l.step), [1, 2, 3, 4, 5, 6]);
   for (const k of ['loss', 'loss_video', 'loss_patch', 'acc_video', 'acc_patch', 'margin_video', 'margin_patch', 'lr', 'seconds', 'grad_norm']) {
@@ -69,12 +82,79 @@ test.serial('halo-dpo: --patch-weight 0 is plain Diffusion-DPO (no patch term in
   t.is(r.records[0]!.loss, r.records[0]!.loss_video);
 });
 
-test.serial('halo-dpo resumes exactly after kill -9: final weights equal an uninterrupted run', async (t) => {
+test.serial('halo-dpo --lora trains only the adapters and writes merged weights, the adapters and their settings', async (t) => {
   const f = await setup();
-  const full = await runCli('dpo', dpoArgs(f, 'full'), { cwd: f.dir });
+  const r = await dpoOnce(f, 'lora', LORA);
+  t.is(r.exitCode, 0, r.stderr);
+  const dir = path.join(f.dir, 'lora');
+  const base = readSafetensors(path.join(f.model, 'weights.safetensors')).tensors;
+  const { tensors: adapters, metadata } = readSafetensors(path.join(dir, 'adapters.safetensors'));
+  const layers = [0, 1].flatMap((b) => ['attn.qkv', 'attn.proj', 'mlp.fc1', 'mlp.fc2'].map((l) => `den.block${b}.${l}`));
+  t.deepEqual(Object.keys(adapters).sort(), layers.flatMap((l) => [`${l}.lora_a`, `${l}.lora_b`]).sort());
+  t.like(metadata, { format: 'halo-lora/1', rank: '4', alpha: '8', targets: DEFAULT_LORA_TARGETS });
+  t.deepEqual(JSON.parse(metadata.layers!), layers);
+  // the log names the trainable share: the adapters, of base + adapters
+  const size = (ts: Record<string, Tensor>) => Object.values(ts).reduce((n, x) => n + numel(x.shape), 0);
+  const m = /trainable parameters: ([\d,]+) of ([\d,]+)/.exec(r.stderr);
+  t.truthy(m, r.stderr);
+  t.is(Number(m![1]!.replaceAll(',', '')), size(adapters));
+  t.is(Number(m![2]!.replaceAll(',', '')), size(base) + size(adapters));
+
+  // the checkpoint: the frozen base (shared by policy and reference) is untouched; the policy's own parameters are the adapters
+  const ckpt = readSafetensors(path.join(dir, 'checkpoint.safetensors')).tensors;
+  const policy = Object.keys(ckpt).filter((k) => k.startsWith('param/policy.'));
+  t.deepEqual(policy.sort(), Object.keys(adapters).map((k) => `param/policy.${k}`).sort());
+  for (const [k, w] of Object.entries(base)) t.deepEqual(bytes(ckpt[`param/ref.${k}`]!), bytes(w), k);
+  for (const l of layers) t.true((adapters[`${l}.lora_b`]!.data as Float32Array).some((v) => v !== 0), `${l}.lora_b trained`);
+
+  // merged weights: W + (α/r)·A·B on the adapted layers, the base elsewhere
+  const merged = readSafetensors(path.join(dir, 'weights.safetensors')).tensors;
+  t.deepEqual(Object.keys(merged).sort(), Object.keys(base).sort());
+  for (const [k, w] of Object.entries(base)) {
+    const layer = k.replace(/\.weight$/, '');
+    if (!layers.includes(layer) || layer === k) {
+      t.deepEqual(bytes(merged[k]!), bytes(w), `${k} unchanged`);
+      continue;
+    }
+    const [A, B] = [adapters[`${layer}.lora_a`]!.data as Float32Array, adapters[`${layer}.lora_b`]!.data as Float32Array];
+    const [n, out] = w.shape as [number, number];
+    const want = Float32Array.from({ length: n * out }, (_, e) => {
+      const [i, j] = [Math.floor(e / out), e % out];
+      let ab = 0;
+      for (let q = 0; q < 4; q++) ab += A[i * 4 + q]! * B[q * out + j]!;
+      return (w.data as Float32Array)[e]! + 2 * ab;
+    });
+    t.deepEqual(merged[k]!.data, want, `${k} = W + (8/4)·A·B`);
+    t.notDeepEqual(merged[k]!.data, w.data);
+  }
+  const manifest = JSON.parse(await readFile(path.join(dir, 'manifest.json'), 'utf8'));
+  t.deepEqual(manifest.provenance.post_training.settings.lora, { rank: 4, alpha: 8, targets: DEFAULT_LORA_TARGETS });
+  t.like(manifest.provenance.post_training.lora, { adapters: 'adapters.safetensors', merged: true, layers, parameters: size(adapters) });
+  const s = await runCli('sample', ['--model', 'lora', '--out', 's-lora', '--steps', '2'], { cwd: f.dir, input: jsonl([{ id: 'q', prompt: f.pairs[0]!.prompt }]) });
+  t.is(s.exitCode, 0, s.stderr);
+  t.true(existsSync(path.join(f.dir, s.records[0]!.video)));
+});
+
+test.serial('halo-dpo --lora starts at the base model (B = 0): its first step has the loss and margins of a full run', async (t) => {
+  const f = await setup();
+  const [full, lora] = [await dpoOnce(f, 'gran'), await dpoOnce(f, 'lora', LORA)];
   t.is(full.exitCode, 0, full.stderr);
-  // Interrupted run: kill -9 once the checkpoint of step 2 or 4 exists, then resume.
-  const proc = execa(process.execPath, [path.join(ROOT, 'bin', 'halo-dpo.js'), ...dpoArgs(f, 'cut')], { cwd: f.dir, reject: false });
+  t.is(lora.exitCode, 0, lora.stderr);
+  // equal up to float32 rounding (ONNX Runtime fuses the differentiated policy's nodes unlike the reference's)
+  for (const k of ['loss', 'loss_video', 'loss_patch']) t.true(Math.abs(lora.records[0]![k] - full.records[0]![k]) < 1e-5, `${k}: ${lora.records[0]![k]} vs ${full.records[0]![k]}`);
+  t.true(Math.abs(lora.records[0]!.loss - 2 * Math.log(2)) < 1e-5);
+  for (const r of [lora, full]) for (const k of ['margin_video', 'margin_patch']) t.true(Math.abs(r.records[0]![k]) < 1e-4, `${k} ${r.records[0]![k]}: policy = reference`);
+  t.true(lora.records[0]!.grad_norm > 0, 'the adapters get a gradient at the first step');
+  t.not(lora.records[5]!.loss, lora.records[0]!.loss, 'and then train');
+  t.regex(full.stderr, /trainable parameters: ([\d,]+) of \1 \(100\.00%\)/);
+});
+
+/** Kill -9 a run once the checkpoint of step 2 or 4 exists, resume it: the same files and losses as an uninterrupted run. */
+async function resumesExactly(t: any, full: string, cut: string, extra: string[], files: string[]) {
+  const f = await setup();
+  const whole = await dpoOnce(f, full, extra);
+  t.is(whole.exitCode, 0, whole.stderr);
+  const proc = execa(process.execPath, [path.join(ROOT, 'bin', 'halo-dpo.js'), ...dpoArgs(f, cut, extra)], { cwd: f.dir, reject: false });
   let lines = 0;
   proc.stdout!.on('data', (b: Buffer) => {
     lines += b.toString().split('\n').filter(Boolean).length;
@@ -82,25 +162,51 @@ test.serial('halo-dpo resumes exactly after kill -9: final weights equal an unin
   });
   const killed = await proc;
   t.true(killed.signal === 'SIGKILL' || killed.exitCode !== 0 || lines < 6, 'the first run was cut');
-  t.true(existsSync(path.join(f.dir, 'cut', 'checkpoint.safetensors')));
-  const resumed = await runCli('dpo', dpoArgs(f, 'cut'), { cwd: f.dir });
+  t.true(existsSync(path.join(f.dir, cut, 'checkpoint.safetensors')));
+  const resumed = await runCli('dpo', dpoArgs(f, cut, extra), { cwd: f.dir });
   t.is(resumed.exitCode, 0, resumed.stderr);
   t.regex(resumed.stderr, /resuming from .* at step [24]/);
-  const a = readSafetensors(path.join(f.dir, 'full', 'weights.safetensors')).tensors;
-  const b = readSafetensors(path.join(f.dir, 'cut', 'weights.safetensors')).tensors;
-  t.deepEqual(Object.keys(a).sort(), Object.keys(b).sort());
-  for (const k of Object.keys(a)) t.deepEqual(Buffer.from(a[k]!.data.buffer, a[k]!.data.byteOffset, a[k]!.data.byteLength), Buffer.from(b[k]!.data.buffer, b[k]!.data.byteOffset, b[k]!.data.byteLength), k);
-  const logA = (await readFile(path.join(f.dir, 'full', 'train-log.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l).loss);
-  const logB = (await readFile(path.join(f.dir, 'cut', 'train-log.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l).loss);
-  t.deepEqual(logB, logA, 'the same loss curve');
+  for (const file of files) {
+    const a = readSafetensors(path.join(f.dir, full, file)).tensors;
+    const b = readSafetensors(path.join(f.dir, cut, file)).tensors;
+    t.deepEqual(Object.keys(a).sort(), Object.keys(b).sort());
+    for (const k of Object.keys(a)) t.deepEqual(bytes(a[k]!), bytes(b[k]!), `${file}: ${k}`);
+  }
+  const losses = async (out: string) => (await readFile(path.join(f.dir, out, 'train-log.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l).loss);
+  t.deepEqual(await losses(cut), await losses(full), 'the same loss curve');
+}
+
+test.serial('halo-dpo resumes exactly after kill -9: final weights equal an uninterrupted run', (t) => resumesExactly(t, 'full', 'cut', [], ['weights.safetensors']));
+
+test.serial('halo-dpo --lora resumes exactly after kill -9: the same adapters and merged weights as an uninterrupted run', (t) =>
+  resumesExactly(t, 'lora', 'lora-cut', LORA, ['weights.safetensors', 'adapters.safetensors']));
+
+test.serial('bad input: a checkpoint from another model or other settings (LoRA or not) is refused', async (t) => {
+  const f = await setup();
+  for (const [out, extra] of [['full', ['--beta', '777']], ['full', LORA], ['lora', []], ['lora', ['--lora', '8']]] as const) {
+    t.is((await dpoOnce(f, out, out === 'lora' ? LORA : [])).exitCode, 0);
+    const r = await runCli('dpo', dpoArgs(f, out, [...extra]), { cwd: f.dir });
+    t.is(r.exitCode, 1, `${out} ${extra.join(' ')}`);
+    t.regex(r.stderr, /checkpoint\.safetensors: this checkpoint comes from another base model or other settings/);
+  }
 });
 
-test.serial('bad input: a checkpoint from another model or other settings is refused', async (t) => {
+async function badLora(t: any, extra: string[], pattern: RegExp) {
   const f = await setup();
-  const r = await runCli('dpo', dpoArgs(f, 'full', ['--beta', '777']), { cwd: f.dir });
-  t.is(r.exitCode, 1);
-  t.regex(r.stderr, /checkpoint\.safetensors: this checkpoint comes from another base model or other settings/);
-});
+  const r = await runCli('dpo', dpoArgs(f, 'bad-lora', extra), { cwd: f.dir });
+  t.is(r.exitCode, 2, r.stderr);
+  t.regex(r.stderr, pattern);
+  t.false(existsSync(path.join(f.dir, 'bad-lora')), 'nothing written');
+}
+
+test.serial('bad input: --lora -1', (t) => badLora(t, ['--lora', '-1'], /--lora must be a non-negative integer \(the adapter rank; 0 = off\), got -1/));
+
+test.serial('bad input: --lora 2.5', (t) => badLora(t, ['--lora', '2.5'], /--lora must be a non-negative integer .*got 2\.5/));
+
+test.serial('bad input: --lora-targets that match no linear layer', (t) =>
+  badLora(t, ['--lora', '4', '--lora-targets', 'attn\\.q$'], /--lora-targets \/attn\\\.q\$\/ matches none of the model's linear layers: text\.block0\.attn\.qkv, text\.block0\.attn\.proj, .*den\.final\.out/));
+
+test.serial('bad input: --lora with --train denoiser', (t) => badLora(t, ['--lora', '4', '--train', 'denoiser'], /--train denoiser selects whole parts; with --lora only the adapters train/));
 
 async function badPairs(t: any, mutate: (p: Record<string, any>) => void, pattern: RegExp) {
   const f = await setup();

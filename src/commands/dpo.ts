@@ -1,10 +1,12 @@
 // halo-dpo: Gran-DPO post-training (DESIGN.md §6). Pair records in; a model folder (OUT) out, a
 // JSONL training log on stdout (and in OUT/train-log.jsonl), progress on stderr. Plain Diffusion-DPO
-// is `--patch-weight 0` (or `--mode video`); `--mode patch` trains on the patch term alone.
+// is `--patch-weight 0` (or `--mode video`); `--mode patch` trains on the patch term alone; `--lora R`
+// trains rank-R adapters on frozen base weights (merged into OUT's weights at the end).
 import type { Argv } from 'yargs';
 import type { CommandSpec } from '../cli/command.js';
 import { UsageError } from '../cli/errors.js';
 import { inputsOf, readOptions } from '../cli/options.js';
+import { DEFAULT_LORA_TARGETS } from '../halo/dpo-graph.js';
 import { runDpo } from '../halo/dpo.js';
 import type { DpoMode } from '../halo/grandpo.js';
 import { DEVICES, type Device } from '../runtime/ort.js';
@@ -30,6 +32,9 @@ export const dpoCommand: CommandSpec = {
       .option('clip', { type: 'number', default: 1, describe: 'global gradient-norm clipping (0: none)' })
       .option('weight-decay', { type: 'number', default: 0, describe: 'AdamW weight decay' })
       .option('train', { choices: ['all', 'denoiser', 'text'] as const, default: 'all', describe: 'which parameters of the policy train' })
+      .option('lora', { type: 'number', default: 0, describe: 'train LoRA adapters of this rank on frozen base weights instead (0: off)' })
+      .option('lora-alpha', { type: 'number', describe: 'LoRA α: adapters are scaled by α/rank (default: the rank)' })
+      .option('lora-targets', { type: 'string', default: DEFAULT_LORA_TARGETS, defaultDescription: "the denoiser blocks' attention (qkv, proj) and MLP (fc1, fc2) linears", describe: 'regular expression over linear-layer names (e.g. den.block0.attn.qkv, text.block0.mlp.fc1) that get adapters' })
       .option('seed', { type: 'number', default: 0, describe: 'seed of pair sampling, timesteps and noise' })
       .option('device', { choices: DEVICES, default: 'cpu' as Device, describe: 'execution provider' })
       .option('threads', { type: 'number', default: 2, describe: 'ONNX Runtime intra-op threads' })
@@ -68,6 +73,7 @@ export const dpoCommand: CommandSpec = {
         clip: args.clip as number,
         weightDecay: args['weight-decay'] as number,
         train: args.train as 'all' | 'denoiser' | 'text',
+        lora: { rank: args.lora as number, alpha: args['lora-alpha'] as number | undefined, targets: String(args['lora-targets']) },
         seed: args.seed as number,
         device: args.device as Device,
         threads: args.threads as number,

@@ -4,13 +4,16 @@
 // error is the model's training loss restricted to the patch: w(t) · mean over the patch's values of
 // (x0_pred − x0)², with w(t) = min(SNR + 1, 5) (the x0-prediction weighting of pretraining). The
 // patch means come from one matrix product with a fixed pooling matrix (pixels → patches), so any
-// patch geometry works. Then granDpoLoss (src/halo/grandpo.ts). In: the model config, P, the patch
-// boxes and the DPO settings. Out: a TrainStep for the runtime Trainer.
+// patch geometry works. Then granDpoLoss (src/halo/grandpo.ts). With LoRA the policy is the
+// reference's frozen weights plus adapters `policy.<layer>.lora_a/b` (src/graph/lora.ts), the only
+// trainable parameters. In: the model config, P, the patch boxes, the DPO (and LoRA) settings.
+// Out: a TrainStep for the runtime Trainer.
 import { GraphBuilder } from '../graph/builder.js';
 import type { Value } from '../graph/ir.js';
 import { tensor } from '../graph/tensor.js';
 import { buildTrainStep, type TensorSpec, type TrainStep } from '../graph/train-step.js';
 import type { OptimizerConfig } from '../graph/optim.js';
+import { withLora, type LoraConfig } from '../graph/lora.js';
 import { buildT2V, videoShape, type T2VConfig } from '../models/t2v.js';
 import { DPO_METRICS, granDpoLoss, type GranDpoConfig } from './grandpo.js';
 
@@ -18,6 +21,9 @@ export type Box = readonly [number, number, number, number, number, number];
 
 export const POLICY = 'policy.';
 export const REF = 'ref.';
+
+/** The layers halo-dpo adapts by default: the denoiser blocks' attention (fused q/k/v, output) and MLP linears. */
+export const DEFAULT_LORA_TARGETS = String.raw`^den\.block\d+\.(attn\.(qkv|proj)|mlp\.fc[12])$`;
 
 /** [T·H·W, n] matrix: column p averages the pixels of patch p (1 / box volume inside the box). */
 export function poolingMatrix(video: readonly [number, number, number], boxes: readonly Box[]): Float32Array {
@@ -41,6 +47,8 @@ export interface DpoGraphOptions {
   accum?: number;
   /** Which policy parameters train (names without the `policy.` prefix); default all. */
   trainable?: (name: string) => boolean;
+  /** Train LoRA adapters on these layers of the reference's frozen weights instead of a policy copy. */
+  lora?: LoraConfig;
 }
 
 /** The batch inputs of one step. */
@@ -79,7 +87,10 @@ export function buildDpoStep(o: DpoGraphOptions): TrainStep {
     build: (g, b) => {
       const poolV = g.const(tensor('float32', [T * H * W, n], pool), 'patch_pool');
       const inputs = { x: b.xt!, t: b.t!, ids: b.ids! };
-      const pol = patchErrors(g, buildT2V(g, POLICY, inputs, c), b.x0!, b.w!, poolV);
+      const policy = o.lora
+        ? withLora(g, o.lora, { prefix: REF, adapters: POLICY }, () => buildT2V(g, REF, inputs, c))
+        : buildT2V(g, POLICY, inputs, c);
+      const pol = patchErrors(g, policy, b.x0!, b.w!, poolV);
       const ref = patchErrors(g, buildT2V(g, REF, inputs, c), b.x0!, b.w!, poolV);
       const half = (v: Value, i: 0 | 1) => g.slice(v, [i * P, 0], [(i + 1) * P, n], [0, 1]);
       const { loss, metrics } = granDpoLoss(

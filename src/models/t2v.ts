@@ -6,6 +6,7 @@
 import path from 'node:path';
 import { GraphBuilder } from '../graph/builder.js';
 import { Graph, Value } from '../graph/ir.js';
+import { linearLayers } from '../graph/lora.js';
 import { Tensor } from '../graph/tensor.js';
 import { TensorSpec } from '../graph/train-step.js';
 import { readSafetensors } from '../runtime/safetensors.js';
@@ -23,6 +24,16 @@ export interface T2VConfig {
 
 export function videoShape(c: T2VConfig): VideoShape {
   return [3, c.video.frames, c.video.height, c.video.width];
+}
+
+/** Graph inputs of buildT2V for `batch` rows: x [B, 3, T, H, W], t [B], ids [B, L]. */
+export function t2vInputs(g: GraphBuilder, c: T2VConfig, batch: number): { x: Value; t: Value; ids: Value } {
+  return { x: g.input('x', 'float32', [batch, ...videoShape(c)]), t: g.input('t', 'float32', [batch]), ids: g.input('ids', 'int64', [batch, c.text.length]) };
+}
+
+/** The names of the model's linear layers (`text.block0.attn.qkv`, `den.block0.mlp.fc1`, …) in build order: what LoRA can adapt. */
+export function t2vLinearLayers(c: T2VConfig): string[] {
+  return linearLayers((g) => buildT2V(g, '', t2vInputs(g, c, 1), c));
 }
 
 /** Text encoder + denoiser in one graph: (x_t, t, ids) → x0 prediction. Parameter names `${prefix}text.*`, `${prefix}den.*`. */

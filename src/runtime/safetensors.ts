@@ -1,6 +1,7 @@
 // The safetensors format: an 8-byte little-endian header length, a JSON header (dtype, shape and byte
 // offsets of each tensor, plus a string map __metadata__), then the raw little-endian data.
-// In: tensors by name and metadata. Out: bytes (or a file, atomically); and the reverse.
+// In: tensors by name and metadata. Out: bytes (or a file, atomically); and the reverse (or the
+// metadata alone, from the header).
 
 import * as fs from 'node:fs';
 import { DType, dtypeInfo, fromSafetensorsCode } from '../graph/dtype.js';
@@ -68,4 +69,23 @@ export function decodeSafetensors(buf: Uint8Array, where = '<bytes>'): Safetenso
 
 export function readSafetensors(file: string): SafetensorsFile {
   return decodeSafetensors(fs.readFileSync(file), file);
+}
+
+/** The `__metadata__` of a safetensors file, reading only its header. */
+export function readSafetensorsMetadata(file: string): Record<string, string> {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const len = Buffer.alloc(8);
+    if (fs.readSync(fd, len, 0, 8, 0) < 8) throw new Error(`${file}: not a safetensors file (too short)`);
+    const n = Number(len.readBigUInt64LE(0));
+    const header = Buffer.alloc(n);
+    if (fs.readSync(fd, header, 0, n, 8) < n) throw new Error(`${file}: header length ${n} exceeds the file`);
+    try {
+      return (JSON.parse(header.toString('utf8')).__metadata__ ?? {}) as Record<string, string>;
+    } catch (e) {
+      throw new Error(`${file}: bad safetensors header (${(e as Error).message})`);
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
 }
