@@ -83,7 +83,7 @@ export function builtinConfig(m: T2VManifest, file: string): T2VConfig {
  * The LoRA settings of a run (undefined when off), checked against the model: the targets must be a
  * regular expression that matches at least one of its linear layers.
  */
-export function loraOf(o: DpoOptions, config: T2VConfig): (LoraConfig & { layers: string[] }) | undefined {
+function loraOf(o: DpoOptions, config: T2VConfig): (LoraConfig & { layers: string[] }) | undefined {
   const rank = o.lora?.rank ?? 0;
   if (rank === 0) {
     if (o.lora?.alpha !== undefined) throw new UsageError('--lora-alpha needs --lora RANK');
