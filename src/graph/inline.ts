@@ -18,7 +18,8 @@ export interface InlineOptions {
   param?: (name: string, t: Tensor) => boolean;
 }
 
-const floatParam = (_name: string, t: Tensor) => (t.dtype === 'float32' || t.dtype === 'float64') && t.shape.length > 0;
+/** The default of `param`: float initializers of rank ≥ 1 (weights, biases) become parameters. */
+export const floatParam = (_name: string, t: Tensor) => (t.dtype === 'float32' || t.dtype === 'float64') && t.shape.length > 0;
 
 export function inlineGraph(g: GraphBuilder, sub: Graph, o: InlineOptions): { outputs: Record<string, Value>; params: Record<string, Tensor> } {
   const where = sub.source ?? sub.name;

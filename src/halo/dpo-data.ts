@@ -2,8 +2,9 @@
 // sides, patch preferences of the grid's length, one patch geometry for all pairs, videos of the
 // model's size), videos decoded to channels-first values in [−1, 1], prompts tokenized. And the
 // batch of a step: P pairs drawn with a step-keyed RNG, one timestep and one noise per pair shared by
-// winner and loser. In: pair record files, the model's config and tokenizer. Out: tensors for the
-// Gran-DPO step graph.
+// winner and loser, and each row's training target and loss weight in the model's parameterisation
+// (x0, ε or v). In: pair record files, the model's sizes, prediction type and tokenizer. Out: tensors
+// for the Gran-DPO step graph.
 import { DataError, HaloError, type Place } from '../cli/errors.js';
 import { Rng } from '../graph/rng.js';
 import { tensor, type Tensor } from '../graph/tensor.js';
@@ -11,10 +12,17 @@ import { readRecords, resolveMedia, type ReadOptions } from '../io/jsonl.js';
 import { readVideo } from '../media/video.js';
 import { fillNormal, thwcToCthw } from '../models/data.js';
 import { Schedule } from '../models/schedule.js';
-import type { T2VConfig } from '../models/t2v.js';
 import type { Tokenizer } from '../models/tokenizer.js';
 import { PairRecord } from '../records/schemas.js';
-import type { Box } from './dpo-graph.js';
+import type { Box, DpoShape } from './dpo-graph.js';
+
+/** What the generator's network outputs (the manifest's `prediction`). */
+export type Prediction = 'x0' | 'eps' | 'v';
+
+/** The sizes of a batch and the parameterisation of its targets (default x0). */
+export interface DpoBatchShape extends DpoShape {
+  prediction?: Prediction;
+}
 
 export interface DpoPair {
   place: Place;
@@ -38,11 +46,11 @@ function sameBoxes(a: readonly Box[], b: readonly Box[]): boolean {
 }
 
 /** The whole video as one box: video-level pairs without patch geometry get a single "patch". */
-function wholeVideo(c: T2VConfig): Box {
+function wholeVideo(c: DpoShape): Box {
   return [0, c.video.frames, 0, c.video.height, 0, c.video.width];
 }
 
-export async function loadPairs(sources: string[], c: T2VConfig, tokenizer: Tokenizer, read: ReadOptions, needPatches: boolean): Promise<DpoData> {
+export async function loadPairs(sources: string[], c: DpoShape, tokenizer: Tokenizer, read: ReadOptions, needPatches: boolean): Promise<DpoData> {
   const pairs: DpoPair[] = [];
   let boxes: Box[] | undefined;
   let grid: [number, number, number] | null = null;
@@ -119,15 +127,21 @@ export async function loadPairs(sources: string[], c: T2VConfig, tokenizer: Toke
   return { pairs, boxes: boxes!, grid };
 }
 
-/** The batch of micro-step `micro` of optimizer step `step`: P pairs as 2P rows (winners, then losers). */
-export function dpoBatch(data: DpoData, c: T2VConfig, schedule: Schedule, seed: number, step: number, micro: number, P: number): Record<string, Tensor> {
+/**
+ * The batch of micro-step `micro` of optimizer step `step`: P pairs as 2P rows (winners, then losers).
+ * Each row's target and loss weight are those of the model's training loss (DESIGN.md §6): x0 with
+ * w = min(SNR + 1, 5) for x0-prediction, ε with w = 1 for ε-prediction, v = α·ε − σ·x0 with w = 1
+ * for v-prediction.
+ */
+export function dpoBatch(data: DpoData, c: DpoBatchShape, schedule: Schedule, seed: number, step: number, micro: number, P: number): Record<string, Tensor> {
   const rng = new Rng(`dpo/${seed}/${step}/${micro}`);
   const { frames: T, height: H, width: W } = c.video;
   const n = 3 * T * H * W;
   const np = data.boxes.length;
   const rows = 2 * P;
   const L = c.text.length;
-  const x0 = new Float32Array(rows * n);
+  const prediction = c.prediction ?? 'x0';
+  const target = new Float32Array(rows * n);
   const xt = new Float32Array(rows * n);
   const ts = new Float32Array(rows);
   const w = new Float32Array(rows);
@@ -143,10 +157,12 @@ export function dpoBatch(data: DpoData, c: T2VConfig, schedule: Schedule, seed: 
     pref.set(pair.pref, i * np);
     weight.set(pair.weight, i * np);
     for (const [row, video] of [[i, pair.win], [P + i, pair.lose]] as const) {
-      x0.set(video, row * n);
       for (let k = 0; k < n; k++) xt[row * n + k] = alpha * video[k]! + sigma * eps[k]!;
+      if (prediction === 'x0') target.set(video, row * n);
+      else if (prediction === 'eps') target.set(eps, row * n);
+      else for (let k = 0; k < n; k++) target[row * n + k] = alpha * eps[k]! - sigma * video[k]!;
       ts[row] = t;
-      w[row] = schedule.x0LossWeight(t);
+      w[row] = prediction === 'x0' ? schedule.x0LossWeight(t) : 1;
       for (let j = 0; j < L; j++) ids[row * L + j] = BigInt(pair.ids[j]!);
     }
   }
@@ -155,7 +171,7 @@ export function dpoBatch(data: DpoData, c: T2VConfig, schedule: Schedule, seed: 
     xt: tensor('float32', v, xt),
     t: tensor('float32', [rows], ts),
     ids: tensor('int64', [rows, L], ids),
-    x0: tensor('float32', v, x0),
+    target: tensor('float32', v, target),
     w: tensor('float32', [rows], w),
     pref: tensor('float32', [P, np], pref),
     weight: tensor('float32', [P, np], weight),

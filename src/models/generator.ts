@@ -71,7 +71,6 @@ export class Generator {
     const sopts = { device: o.device ?? 'cpu', threads: o.threads ?? 2 };
     const sessions: Session[] = [];
     const v = m.video;
-    const vshape = [3, v.frames, v.height, v.width];
     let weights: Record<string, Tensor> | undefined;
     if (m.weights) {
       try {
@@ -97,11 +96,9 @@ export class Generator {
       sessions.push(s);
       text = { rows, run: async (f) => (await s.run(f)).text };
     } else {
-      const spec = await checkOnnx(loaded, 'text_encoder', textPart, { ids: ['batch', m.tokenizer.max_length] }, ['text']);
+      const { spec, textDim: d } = await checkTextOnnx(loaded, textPart);
       names.ids = spec.inputs.ids.name;
       names.text = spec.outputs.text.name;
-      const d = spec.outputs.text.shape[1];
-      if (typeof d !== 'number') throw new HaloError(`${loaded.file}: text_encoder.outputs.text.shape: the feature size must be a number`);
       textDim = d;
       const s = await Session.create(path.resolve(loaded.dir, textPart.file), sopts);
       sessions.push(s);
@@ -124,7 +121,7 @@ export class Generator {
       sessions.push(s);
       den = { rows, run: async (f) => (await s.run(f)).out };
     } else {
-      const spec = await checkOnnx(loaded, 'denoiser', denPart, { x: ['batch', ...vshape], t: ['batch'], text: ['batch', textDim] }, ['out']);
+      const spec = await checkDenoiserOnnx(loaded, denPart, textDim);
       names.x = spec.inputs.x.name;
       names.t = spec.inputs.t.name;
       names.dtext = spec.inputs.text.name;
@@ -199,6 +196,20 @@ async function modelHash(l: LoadedManifest<T2VManifest>): Promise<string> {
   const files = [m.weights, isOnnxPart(m.text_encoder) ? m.text_encoder.file : undefined, isOnnxPart(m.denoiser) ? m.denoiser.file : undefined];
   for (const f of files) if (f) h.update(await readFile(path.resolve(l.dir, f)));
   return h.digest('hex');
+}
+
+/** Check an ONNX text encoder (role `ids` in, `text` out); returns its part and its feature size. */
+export async function checkTextOnnx(l: LoadedManifest<T2VManifest>, part: OnnxPart): Promise<{ spec: OnnxPart; textDim: number }> {
+  const spec = await checkOnnx(l, 'text_encoder', part, { ids: ['batch', l.manifest.tokenizer.max_length] }, ['text']);
+  const d = spec.outputs.text.shape[1];
+  if (typeof d !== 'number') throw new HaloError(`${l.file}: text_encoder.outputs.text.shape: the feature size must be a number`);
+  return { spec, textDim: d };
+}
+
+/** Check an ONNX denoiser (roles `x`, `t`, `text` in, `out` out) for text features of `textDim` values. */
+export async function checkDenoiserOnnx(l: LoadedManifest<T2VManifest>, part: OnnxPart, textDim: number): Promise<OnnxPart> {
+  const v = l.manifest.video;
+  return checkOnnx(l, 'denoiser', part, { x: ['batch', 3, v.frames, v.height, v.width], t: ['batch'], text: ['batch', textDim] }, ['out']);
 }
 
 /**
