@@ -2,21 +2,15 @@
 // folder (sampled by halo-sample), LoRA adapters (only they train; merged output), exact resume after
 // kill -9 (with and without LoRA), and bad input.
 import test from 'ava';
-import { execa } from 'execa';
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { numel, type Tensor } from '../graph/tensor.js';
 import { DEFAULT_LORA_TARGETS } from '../halo/dpo-graph.js';
 import { readSafetensors } from '../runtime/safetensors.js';
-import { ROOT, jsonl, runCli, tempDir, type CliResult } from '../testing/cli.js';
+import { jsonl, runCli, tempDir } from '../testing/cli.js';
+import { bytes, dpoArgs, dpoOnce, refusedUsage, resumesExactly, writePairs, type DpoFixture as Fixture } from '../testing/dpo.js';
 import { writeTinyT2V } from '../testing/tiny-t2v.js';
-
-interface Fixture {
-  dir: string;
-  model: string;
-  pairs: Record<string, any>[];
-}
 
 let fixture: Promise<Fixture> | undefined;
 
@@ -30,28 +24,11 @@ function setup(): Promise<Fixture> {
     const render = await runCli('world', ['render', '--out', 'w', '--frames', '4', '--height', '16', '--width', '16', '--samples-per-prompt', '2'], { cwd: dir, input: prompts.stdout });
     const patched = await runCli('patchify', ['--out', 'w', '--grid', '2,2,2'], { cwd: dir, input: render.stdout });
     if (patched.exitCode !== 0) throw new Error(patched.stderr);
-    const byPrompt = new Map<string, Record<string, any>[]>();
-    for (const r of patched.records) byPrompt.set(r.id, [...(byPrompt.get(r.id) ?? []), r]);
-    const pairs = [...byPrompt.values()].map(([w, l], i) => {
-      const pref = Array.from({ length: 8 }, (_, p) => [1, -1, 0][(p + i) % 3]);
-      return { prompt_id: w!.id, prompt: w!.prompt, win: w, lose: l, video_margin: 0.5, patch_pref: pref, patch_weight: pref.map((s) => Math.abs(s) * 0.5) };
-    });
-    await writeFile(path.join(dir, 'pairs.jsonl'), jsonl(pairs));
-    return { dir, model, pairs };
+    return { dir, model, pairs: await writePairs(dir, patched.records, 8) };
   })();
   return fixture;
 }
 
-const dpoArgs = (f: Fixture, out: string, extra: string[] = [], steps = 6) => ['pairs.jsonl', '--model', f.model, '--out', out, '--steps', String(steps), '--batch', '2', '--checkpoint-every', '2', '--lr', '1e-3', ...extra];
-
-const runs = new Map<string, Promise<CliResult>>();
-/** A halo-dpo run into f.dir/out, made once per file (tests that read the same run share it). */
-function dpoOnce(f: Fixture, out: string, extra: string[] = []): Promise<CliResult> {
-  if (!runs.has(out)) runs.set(out, runCli('dpo', dpoArgs(f, out, extra), { cwd: f.dir }));
-  return runs.get(out)!;
-}
-
-const bytes = (x: Tensor) => Buffer.from(x.data.buffer, x.data.byteOffset, x.data.byteLength);
 const LORA = ['--lora', '4', '--lora-alpha', '8'];
 
 test.serial('halo-dpo logs every step and writes a model folder that halo-sample takes', async (t) => {
@@ -149,37 +126,10 @@ test.serial('halo-dpo --lora starts at the base model (B = 0): its first step ha
   t.regex(full.stderr, /trainable parameters: ([\d,]+) of \1 \(100\.00%\)/);
 });
 
-/** Kill -9 a run once the checkpoint of step 2 or 4 exists, resume it: the same files and losses as an uninterrupted run. */
-async function resumesExactly(t: any, full: string, cut: string, extra: string[], files: string[]) {
-  const f = await setup();
-  const whole = await dpoOnce(f, full, extra);
-  t.is(whole.exitCode, 0, whole.stderr);
-  const proc = execa(process.execPath, [path.join(ROOT, 'bin', 'halo-dpo.js'), ...dpoArgs(f, cut, extra)], { cwd: f.dir, reject: false });
-  let lines = 0;
-  proc.stdout!.on('data', (b: Buffer) => {
-    lines += b.toString().split('\n').filter(Boolean).length;
-    if (lines >= 3) proc.kill('SIGKILL');
-  });
-  const killed = await proc;
-  t.true(killed.signal === 'SIGKILL' || killed.exitCode !== 0 || lines < 6, 'the first run was cut');
-  t.true(existsSync(path.join(f.dir, cut, 'checkpoint.safetensors')));
-  const resumed = await runCli('dpo', dpoArgs(f, cut, extra), { cwd: f.dir });
-  t.is(resumed.exitCode, 0, resumed.stderr);
-  t.regex(resumed.stderr, /resuming from .* at step [24]/);
-  for (const file of files) {
-    const a = readSafetensors(path.join(f.dir, full, file)).tensors;
-    const b = readSafetensors(path.join(f.dir, cut, file)).tensors;
-    t.deepEqual(Object.keys(a).sort(), Object.keys(b).sort());
-    for (const k of Object.keys(a)) t.deepEqual(bytes(a[k]!), bytes(b[k]!), `${file}: ${k}`);
-  }
-  const losses = async (out: string) => (await readFile(path.join(f.dir, out, 'train-log.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l).loss);
-  t.deepEqual(await losses(cut), await losses(full), 'the same loss curve');
-}
+test.serial('halo-dpo resumes exactly after kill -9: final weights equal an uninterrupted run', async (t) => resumesExactly(t, await setup(), 'full', 'cut', [], ['weights.safetensors']));
 
-test.serial('halo-dpo resumes exactly after kill -9: final weights equal an uninterrupted run', (t) => resumesExactly(t, 'full', 'cut', [], ['weights.safetensors']));
-
-test.serial('halo-dpo --lora resumes exactly after kill -9: the same adapters and merged weights as an uninterrupted run', (t) =>
-  resumesExactly(t, 'lora', 'lora-cut', LORA, ['weights.safetensors', 'adapters.safetensors']));
+test.serial('halo-dpo --lora resumes exactly after kill -9: the same adapters and merged weights as an uninterrupted run', async (t) =>
+  resumesExactly(t, await setup(), 'lora', 'lora-cut', LORA, ['weights.safetensors', 'adapters.safetensors']));
 
 test.serial('bad input: a checkpoint from another model or other settings (LoRA or not) is refused', async (t) => {
   const f = await setup();
@@ -192,11 +142,7 @@ test.serial('bad input: a checkpoint from another model or other settings (LoRA 
 });
 
 async function badLora(t: any, extra: string[], pattern: RegExp) {
-  const f = await setup();
-  const r = await runCli('dpo', dpoArgs(f, 'bad-lora', extra), { cwd: f.dir });
-  t.is(r.exitCode, 2, r.stderr);
-  t.regex(r.stderr, pattern);
-  t.false(existsSync(path.join(f.dir, 'bad-lora')), 'nothing written');
+  await refusedUsage(t, await setup(), 'bad-lora', extra, pattern);
 }
 
 test.serial('bad input: --lora -1', (t) => badLora(t, ['--lora', '-1'], /--lora must be a non-negative integer \(the adapter rank; 0 = off\), got -1/));

@@ -142,7 +142,20 @@ async function loadOnnx(loaded: LoadedManifest<T2VManifest>, te: OnnxPart, de: O
     }
   };
   const weights: Record<string, Tensor> = {};
-  for (const p of parts) for (const [name, t] of decode(p).initializers) if (floatParam(name, t)) weights[p.prefix + name] = t;
+  for (const p of parts) {
+    const own: Record<string, Tensor> = {};
+    for (const [name, t] of decode(p).initializers) if (floatParam(name, t)) own[name] = weights[p.prefix + name] = t;
+    // refuse now what save() could not write at the end of the run (e.g. weights stored as external data)
+    writable(p, own);
+  }
+
+  function writable(p: typeof text, values: Record<string, Tensor>): Uint8Array {
+    try {
+      return withInitializers(p.bytes, values, p.file);
+    } catch (e) {
+      throw new HaloError(`${p.file}: halo-dpo cannot write trained weights into this file: ${(e as Error).message}`);
+    }
+  }
 
   // the graphs with their batch fixed to the step's rows, so that every shape is inferred
   const graphs = new Map<string, Graph>();
@@ -193,13 +206,7 @@ async function loadOnnx(loaded: LoadedManifest<T2VManifest>, te: OnnxPart, de: O
       for (const p of parts) {
         const values: Record<string, Tensor> = {};
         for (const [k, v] of Object.entries(w)) if (k.startsWith(p.prefix)) values[k.slice(p.prefix.length)] = v;
-        let bytes: Uint8Array;
-        try {
-          bytes = withInitializers(p.bytes, values, p.file);
-        } catch (e) {
-          throw new HaloError(`${p.file}: cannot write its trained weights: ${(e as Error).message}`);
-        }
-        await writeFileAtomic(path.join(out, p.out), bytes);
+        await writeFileAtomic(path.join(out, p.out), writable(p, values));
         files[p.prefix] = p.out;
       }
       const { weights: _none, ...rest } = m;
