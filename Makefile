@@ -129,8 +129,10 @@ RM_VIDEOS ?= 1200
 RM_EVAL_VIDEOS ?= 320
 RM_SEED ?= 1
 RM_FIT_FLAGS ?= --seed $(RM_SEED)
+RM_GEN_PROMPTS ?= 200
+RM_GEN_EVAL_PROMPTS ?= 80
 .PHONY: rm-fit rm-eval rm-fixture
-.PRECIOUS: $(RM_RUN)/%-samples.jsonl $(RM_RUN)/%-labels.jsonl
+.PRECIOUS: $(RM_RUN)/%-samples.jsonl $(RM_RUN)/%-labels.jsonl $(RM_RUN)/gen-%-samples.jsonl
 rm-fit: $(RM_RUN)/stage2/manifest.json
 rm-eval: $(RM_RUN)/agree.txt
 	@cat $<
@@ -142,25 +144,42 @@ $(RM_RUN)/%-samples.jsonl: | build
 $(RM_RUN)/%-labels.jsonl: $(RM_RUN)/%-samples.jsonl
 	$(BIN)/halo-patchify.js --out $(RM_RUN)/$* < $< | $(BIN)/halo-label.js --teacher oracle > $@.tmp && mv $@.tmp $@
 
-$(RM_RUN)/stage1/manifest.json: $(RM_RUN)/train-labels.jsonl
-	$(BIN)/halo-score.js fit --stage video --out $(RM_RUN)/stage1 $(RM_FIT_FLAGS) < $<
+# the shipped generator's own samples (RM_GEN_PROMPTS prompts x 4 seeds), labelled the same way: the
+# videos halo-dpo's pairs are made of, so the reward model must score them well (0 = corpus only)
+$(RM_RUN)/gen-%-samples.jsonl: $(T2V)/manifest.json | build
+	@mkdir -p $(RM_RUN)
+	$(BIN)/halo-world.js prompts -n $(if $(filter eval,$*),$(RM_GEN_EVAL_PROMPTS),$(RM_GEN_PROMPTS)) --split $* --seed $$(($(RM_SEED)+10)) \
+	  | $(BIN)/halo-sample.js --model $(T2V) --out $(RM_RUN)/gen-$* --samples-per-prompt 4 --seed 0 > $@.tmp && mv $@.tmp $@
 
-$(RM_RUN)/stage2/manifest.json: $(RM_RUN)/train-labels.jsonl $(RM_RUN)/stage1/manifest.json
-	$(BIN)/halo-score.js fit --stage patch --init $(RM_RUN)/stage1 --out $(RM_RUN)/stage2 $(RM_FIT_FLAGS) < $<
+RM_TRAIN_LABELS := $(RM_RUN)/train-labels.jsonl $(if $(filter-out 0,$(RM_GEN_PROMPTS)),$(RM_RUN)/gen-train-labels.jsonl)
+
+$(RM_RUN)/stage1/manifest.json: $(RM_TRAIN_LABELS)
+	cat $^ | $(BIN)/halo-score.js fit --stage video --out $(RM_RUN)/stage1 $(RM_FIT_FLAGS)
+
+$(RM_RUN)/stage2/manifest.json: $(RM_TRAIN_LABELS) $(RM_RUN)/stage1/manifest.json
+	cat $(RM_TRAIN_LABELS) | $(BIN)/halo-score.js fit --stage patch --init $(RM_RUN)/stage1 --out $(RM_RUN)/stage2 $(RM_FIT_FLAGS)
 
 $(RM_RUN)/eval-scores.jsonl: $(RM_RUN)/eval-labels.jsonl $(RM_RUN)/stage2/manifest.json
 	$(BIN)/halo-score.js --model $(RM_RUN)/stage2 < $< > $@.tmp && mv $@.tmp $@
 
-$(RM_RUN)/agree.txt: $(RM_RUN)/eval-labels.jsonl $(RM_RUN)/eval-scores.jsonl
-	$(BIN)/halo-label.js agree $^ > $@.tmp && mv $@.tmp $@
+$(RM_RUN)/gen-eval-scores.jsonl: $(RM_RUN)/gen-eval-labels.jsonl $(RM_RUN)/stage2/manifest.json
+	$(BIN)/halo-score.js --model $(RM_RUN)/stage2 < $< > $@.tmp && mv $@.tmp $@
+
+# agreement on held-out prompts: the corpus (renders, corrupted, mismatched) and the generator's samples
+$(RM_RUN)/agree.txt: $(RM_RUN)/eval-labels.jsonl $(RM_RUN)/eval-scores.jsonl $(RM_RUN)/gen-eval-labels.jsonl $(RM_RUN)/gen-eval-scores.jsonl
+	{ echo "# corpus: $(RM_EVAL_VIDEOS) videos of held-out prompts"; $(BIN)/halo-label.js agree $(word 1,$^) $(word 2,$^); \
+	  echo "# generator samples: $(RM_GEN_EVAL_PROMPTS) held-out prompts x 4 seeds"; $(BIN)/halo-label.js agree $(word 3,$^) $(word 4,$^); } > $@.tmp && mv $@.tmp $@
 
 rm-fixture: $(RM_RUN)/stage2/manifest.json
 	mkdir -p fixtures/models/halo-tiny-rm
 	cp $(RM_RUN)/stage2/manifest.json $(RM_RUN)/stage2/weights.safetensors $(RM_RUN)/stage2/train.jsonl fixtures/models/halo-tiny-rm/
 	cp $(RM_RUN)/stage1/train.jsonl fixtures/models/halo-tiny-rm/stage1-train.jsonl
-	{ echo '# made by: make rm-fit rm-fixture RM_VIDEOS=$(RM_VIDEOS) RM_SEED=$(RM_SEED) RM_FIT_FLAGS="$(RM_FIT_FLAGS)", i.e.:'; \
+	{ echo '# made by: make rm-fit rm-fixture RM_VIDEOS=$(RM_VIDEOS) RM_GEN_PROMPTS=$(RM_GEN_PROMPTS) RM_SEED=$(RM_SEED) RM_FIT_FLAGS="$(RM_FIT_FLAGS)", i.e.:'; \
 	  echo 'node dist/scripts/reward-data.js --split train --n $(RM_VIDEOS) --seed $(RM_SEED) --out $(RM_RUN)/train > $(RM_RUN)/train-samples.jsonl'; \
 	  echo '$(BIN)/halo-patchify.js --out $(RM_RUN)/train < $(RM_RUN)/train-samples.jsonl | $(BIN)/halo-label.js --teacher oracle > $(RM_RUN)/train-labels.jsonl'; \
-	  echo '$(BIN)/halo-score.js fit --stage video --out $(RM_RUN)/stage1 $(RM_FIT_FLAGS) < $(RM_RUN)/train-labels.jsonl'; \
-	  echo '$(BIN)/halo-score.js fit --stage patch --init $(RM_RUN)/stage1 --out $(RM_RUN)/stage2 $(RM_FIT_FLAGS) < $(RM_RUN)/train-labels.jsonl'; \
+	  echo '$(BIN)/halo-world.js prompts -n $(RM_GEN_PROMPTS) --split train --seed $(shell echo $$(($(RM_SEED)+10))) | $(BIN)/halo-sample.js --model $(T2V) --out $(RM_RUN)/gen-train --samples-per-prompt 4 --seed 0 > $(RM_RUN)/gen-train-samples.jsonl'; \
+	  echo '$(BIN)/halo-patchify.js --out $(RM_RUN)/gen-train < $(RM_RUN)/gen-train-samples.jsonl | $(BIN)/halo-label.js --teacher oracle > $(RM_RUN)/gen-train-labels.jsonl'; \
+	  echo 'cat $(RM_TRAIN_LABELS) | $(BIN)/halo-score.js fit --stage video --out $(RM_RUN)/stage1 $(RM_FIT_FLAGS)'; \
+	  echo 'cat $(RM_TRAIN_LABELS) | $(BIN)/halo-score.js fit --stage patch --init $(RM_RUN)/stage1 --out $(RM_RUN)/stage2 $(RM_FIT_FLAGS)'; \
+	  echo '# generator: $(T2V) sha256 '"$$(sha256sum $(T2V)/weights.safetensors | cut -c1-12)"; \
 	} > fixtures/models/halo-tiny-rm/COMMAND
