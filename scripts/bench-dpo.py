@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """PyTorch peer of scripts/bench-dpo.ts: one Gran-DPO training step as halo-dpo runs it, in PyTorch CPU.
 The policy (trainable) and the frozen reference are the built-in generator of a model folder
-(scripts/torch_t2v.py, both from the folder's weights); per-row, per-patch errors are the x0 loss
-w(t) · mean over the patch of (x̂0 − x0)²; the loss is Gran-DPO as src/halo/grandpo.ts computes it
+(scripts/torch_t2v.py, both from the folder's weights); per-row, per-patch errors are the model's
+training loss w · mean over the patch of (prediction − target)² (for the x0-predicting halo-tiny-t2v:
+w(t) = min(SNR + 1, 5), target x0; the batch carries both); the loss is Gran-DPO as src/halo/grandpo.ts computes it
 (softplus(β/2 Δ_video) + λ · the a_p|s_p|-weighted mean of softplus(β_p/2 Δ_p)); the reference runs
 under no_grad; backward, global-norm clipping (clip_grad_norm_), AdamW (β 0.9/0.99, eps 1e-8, no decay
 for biases, norms, embeddings and positions, as buildDpoStep).
@@ -11,7 +12,7 @@ for biases, norms, embeddings and positions, as buildDpoStep).
         [--beta-patch B] [--lambda 1] [--mode gran|video|patch] [--lr 2e-5] [--clip 1] [--weight-decay 0]
         [--pool auto|matrix|reshape]
 
-FILE holds the batch that the ONNX Runtime side feeds (xt, t, ids, x0, w, pref, weight) and the patch
+FILE holds the batch that the ONNX Runtime side feeds (xt, t, ids, target, w, pref, weight) and the patch
 boxes [n, 6]. Prints a JSON line when ready, then reads commands on stdin, one JSON line per answer:
   check K   policy back to the base weights, fresh optimizer, K steps: loss, grad norm and metrics of each
   run K     K steps, seconds of each
@@ -103,7 +104,7 @@ class DpoStep:
     def __init__(self, model, batch, a):
         self.model = model
         self.a = a
-        self.b = {k: batch[k] for k in ('xt', 't', 'ids', 'x0', 'w', 'pref', 'weight')}
+        self.b = {k: batch[k] for k in ('xt', 't', 'ids', 'target', 'w', 'pref', 'weight')}
         T, H, W = model.video['frames'], model.video['height'], model.video['width']
         self.pool_kind, self.pool = patch_pool(batch['boxes'].tolist(), T, H, W, a.pool)
         self.policy = {k: v.clone().requires_grad_(True) for k, v in model.w.items()}
@@ -123,7 +124,7 @@ class DpoStep:
     def errors(self, w):
         b = self.b
         pred = self.model.x0(b['xt'], b['t'], b['ids'], w)
-        sq = (pred - b['x0']).square().mean(1)  # mean over channels: [rows, T, H, W]
+        sq = (pred - b['target']).square().mean(1)  # mean over channels: [rows, T, H, W]
         return self.pool(sq) * b['w'][:, None]
 
     def step(self):

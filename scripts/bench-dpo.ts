@@ -7,8 +7,8 @@
 // 2·ln 2 by construction, policy = reference; the later steps' losses test the update). Both sides wait
 // passively (ORT without spinning as halo-dpo, OMP_WAIT_POLICY=PASSIVE) unless --spinning.
 // Last line: `bench dpo-step: ratio=X (ours/pytorch, lower is better; target <= 0.7)`.
-// Usage: node dist/scripts/bench-dpo.js [--rounds 7] [--steps 3] [--pairs 4] [--grid 4,4,4] [--threads 2]
-//   [--model DIR] [--python /usr/bin/python3] [--check-steps 2] [--spinning]
+// Usage: node dist/scripts/bench-dpo.js [--rounds 10] [--steps 2] [--warmup 3] [--pairs 4] [--grid 4,4,4]
+//   [--threads 2] [--model DIR] [--python /usr/bin/python3] [--check-steps 2] [--spinning]
 
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -24,12 +24,9 @@ import { tensor, type Tensor } from '../src/graph/tensor.js';
 import { DEFAULT_MODEL } from '../src/commands/sample.js';
 import { POLICY, REF, buildDpoStep } from '../src/halo/dpo-graph.js';
 import { dpoBatch, type DpoData } from '../src/halo/dpo-data.js';
-import { builtinConfig } from '../src/halo/dpo.js';
+import { loadDpoModel, type DpoModel } from '../src/halo/dpo-model.js';
 import { parseTriple, patchLayout } from '../src/halo/patches.js';
-import { loadT2VManifest } from '../src/models/manifest.js';
-import { Schedule } from '../src/models/schedule.js';
-import { Tokenizer } from '../src/models/tokenizer.js';
-import { readSafetensors, writeSafetensors } from '../src/runtime/safetensors.js';
+import { writeSafetensors } from '../src/runtime/safetensors.js';
 import { Trainer, type StepResult } from '../src/runtime/trainer.js';
 
 /** The repository root: the nearest folder above this script with a package.json (dist/scripts/ → ./). */
@@ -43,8 +40,10 @@ const opt = (k: string, d: string) => {
   const i = args.indexOf(`--${k}`);
   return i >= 0 ? args[i + 1]! : d;
 };
-const ROUNDS = Number(opt('rounds', '7'));
-const STEPS = Number(opt('steps', '3'));
+const ROUNDS = Number(opt('rounds', '10'));
+const STEPS = Number(opt('steps', '2'));
+/** Untimed steps on both sides after the check (the first steps of a session run slower). */
+const WARMUP = Number(opt('warmup', '3'));
 const PAIRS = Number(opt('pairs', '4'));
 const GRID = parseTriple(opt('grid', '4,4,4'), '--grid');
 const THREADS = Number(opt('threads', '2'));
@@ -107,9 +106,9 @@ class Peer {
 }
 
 /** P synthetic pairs (random videos in [−1, 1], world prompts, patch preferences with ties) → one batch, as halo-dpo makes it. */
-function syntheticBatch(config: ReturnType<typeof builtinConfig>, tokenizer: Tokenizer, schedule: Schedule, boxes: DpoData['boxes']): Record<string, Tensor> {
+function syntheticBatch(model: DpoModel, boxes: DpoData['boxes']): Record<string, Tensor> {
   const rng = new Rng('bench-dpo');
-  const { frames: T, height: H, width: W } = config.video;
+  const { frames: T, height: H, width: W } = model.video;
   const n = 3 * T * H * W;
   const prompts = ['a red circle moves left on a gray background', 'a blue square moves up on a black background', 'a green triangle bounces on a white background', 'a yellow cross stays still on a purple background'];
   const video = () => Float32Array.from({ length: n }, () => 2 * rng.uniform() - 1);
@@ -118,13 +117,13 @@ function syntheticBatch(config: ReturnType<typeof builtinConfig>, tokenizer: Tok
     prompt: prompts[i % prompts.length]!,
     win: video(),
     lose: video(),
-    ids: tokenizer.encode(prompts[i % prompts.length]!),
+    ids: model.tokenizer.encode(prompts[i % prompts.length]!),
     pref: Float32Array.from(boxes, () => rng.int(3) - 1),
     weight: Float32Array.from(boxes, () => rng.uniform()),
   }));
   const data: DpoData = { pairs, boxes, grid: GRID };
   // pair k of step 0 is drawn at random from the pool; the batch is fixed for all timed steps
-  return dpoBatch(data, config, schedule, 0, 0, 0, PAIRS);
+  return dpoBatch(data, model, model.schedule, 0, 0, 0, PAIRS);
 }
 
 const rel = (a: number, b: number) => Math.abs(a - b) / Math.max(Math.abs(a), Math.abs(b), 1e-30);
@@ -132,15 +131,15 @@ const rel = (a: number, b: number) => Math.abs(a - b) / Math.max(Math.abs(a), Ma
 async function main() {
   console.log(`machine: load average ${os.loadavg()[0]!.toFixed(2)} (${os.cpus().length} cores)${SPINNING ? ', spin-waiting' : ', passive waiting'}; timings drift ±15% between processes, compare the interleaved ratio`);
   // the step exactly as runDpo builds it (src/halo/dpo.ts), from the shipped model folder
-  const loaded = await loadT2VManifest(MODEL);
-  const m = loaded.manifest;
-  const config = builtinConfig(m, loaded.file);
-  const base = readSafetensors(path.resolve(loaded.dir, m.weights!)).tensors;
-  const { frames: T, height: H, width: W } = config.video;
+  const model = await loadDpoModel(MODEL);
+  if (model.kind !== 'built-in') throw new Error(`${MODEL}: the PyTorch peer implements the built-in networks only (this folder holds ONNX files)`);
+  const m = model.manifest;
+  const base = model.weights;
+  const { frames: T, height: H, width: W } = model.video;
   const boxes = patchLayout([T, H, W], { grid: GRID }).boxes;
   const t0 = performance.now();
   const step = buildDpoStep({
-    config,
+    config: model,
     pairs: PAIRS,
     boxes,
     dpo: DPO,
@@ -178,8 +177,7 @@ async function main() {
     `graph: ${g.nodes.length} nodes (${gradNodes} backward), MatMul: ${matmuls((n) => refOnly(n))} reference forward, ${matmuls((n) => !n.name.startsWith('grad/') && !refOnly(n))} other forward, ${matmuls((n) => n.name.startsWith('grad/'))} backward; reference-only nodes on the gradient path: ${onPath.filter(refOnly).length}; build+serialize ${(t1 - t0).toFixed(0)} ms, ${(bytes.length / 2 ** 20).toFixed(1)} MiB`,
   );
 
-  const schedule = new Schedule(m.schedule);
-  const batch = syntheticBatch(config, new Tokenizer(m.tokenizer), schedule, boxes);
+  const batch = syntheticBatch(model, boxes);
   const dir = await mkdtemp(path.join(os.tmpdir(), 'halo-bench-dpo-'));
   const batchFile = path.join(dir, 'batch.safetensors');
   writeSafetensors(batchFile, { ...batch, boxes: tensor('int64', [boxes.length, 6], boxes.flat()) });
@@ -221,6 +219,8 @@ async function main() {
   const inWorker: number[] = [];
   const b: number[] = [];
   if (!failed) {
+    for (let i = 0; i < WARMUP; i++) await trainer.step(batch, LR);
+    if (peer) await peer.run(WARMUP);
     for (let r = 0; r < ROUNDS; r++) {
       const mine: number[] = [];
       for (let i = 0; i < STEPS; i++) {
