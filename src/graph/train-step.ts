@@ -8,7 +8,7 @@ import { gradients } from './autodiff.js';
 import { GraphBuilder } from './builder.js';
 import { DType } from './dtype.js';
 import { Graph, Init, Value } from './ir.js';
-import { OptimizerConfig, clipByGlobalNorm, createOptimizer } from './optim.js';
+import { OptimizerConfig, clipScale, createOptimizer } from './optim.js';
 
 export interface TensorSpec {
   dtype: DType;
@@ -132,16 +132,19 @@ export function buildTrainStep(o: TrainStepOptions): TrainStep {
       });
       used = accSum.map((s) => g.mul(s, 1 / accum));
     }
-    const clipped = clipByGlobalNorm(g, used, o.clipNorm);
-    g.output(clipped.norm, io.gradNorm);
+    // the clipping coefficient goes to the optimizer, which folds it into its scalars
+    const clip = clipScale(g, used, o.clipNorm);
+    g.output(clip.norm, io.gradNorm);
     const opt = createOptimizer(g, o.optimizer, lr, step);
     const slots = opt.slots;
     trainable.forEach((p, i) => {
       const state = slots.map((s) => g.input(`state/${s}/${p.name}`, p.dtype, p.shape));
       const wd = selects(o.noDecay, p.name, false) ? 0 : undefined;
-      const up = opt.update({ param: pv[i], grad: clipped.grads[i], state, weightDecay: wd });
-      const keep = (next: Value, old: Value) => (apply ? g.where(apply, next, old) : next);
       const pout = `new/${p.name}`;
+      // without accumulation the update's last nodes write the graph outputs directly
+      const names = apply ? undefined : { param: pout, state: slots.map((s) => `new/state/${s}/${p.name}`) };
+      const up = opt.update({ param: pv[i], grad: used[i], gradScale: clip.scale?.(p.dtype), state, weightDecay: wd, names });
+      const keep = (next: Value, old: Value) => (apply ? g.where(apply, next, old) : next);
       g.output(keep(up.param, pv[i]), pout);
       io.params.find((x) => x.name === p.name)!.output = pout;
       slots.forEach((s, k) => {
