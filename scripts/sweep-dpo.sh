@@ -18,8 +18,12 @@ mkdir -p "$out"
 runs=(
   "video|--mode video --beta 2000 --steps $steps"
   "halo|--patch-weight 1 --beta 2000 --steps $steps"
+  "beta125|--patch-weight 1 --beta 125 --steps $steps"
+  "beta250|--patch-weight 1 --beta 250 --steps $steps"
   "beta500|--patch-weight 1 --beta 500 --steps $steps"
   "beta8000|--patch-weight 1 --beta 8000 --steps $steps"
+  "video-beta500|--mode video --beta 500 --steps $steps"
+  "video-beta8000|--mode video --beta 8000 --steps $steps"
   "lambda0.5|--patch-weight 0.5 --beta 2000 --steps $steps"
   "lambda2|--patch-weight 2 --beta 2000 --steps $steps"
   "lambda4|--patch-weight 4 --beta 2000 --steps $steps"
@@ -31,7 +35,7 @@ models=(--model "base=$base")
 for r in "${runs[@]}"; do
   name=${r%%|*}; settings=${r#*|}
   if [ ! -f "$out/$name/manifest.json" ]; then
-    echo "sweep: $name: halo-dpo $settings $flags" >&2
+    echo "sweep: $name: halo-dpo $flags $settings" >&2
     # shellcheck disable=SC2086
     "$bin/halo-dpo.js" --model "$base" --out "$out/$name" $flags $settings < "$pairs" > "$out/$name.log.jsonl"
   fi
