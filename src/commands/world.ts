@@ -37,7 +37,16 @@ async function prompts(args: Record<string, unknown>): Promise<void> {
     seed: seedOf(args),
     split: args.split as Split,
     objects: objectsOf(args),
+    idPrefix: idPrefixOf(args),
   });
+}
+
+/** --id-prefix: letters, digits, '-' and '_' (ids become file names). */
+function idPrefixOf(args: Record<string, unknown>): string | undefined {
+  if (args['id-prefix'] === undefined) return undefined;
+  const v = String(args['id-prefix']);
+  if (!/^[A-Za-z0-9_-]+$/.test(v)) throw new UsageError(`--id-prefix: use letters, digits, '-' and '_' only (ids name files), got '${v}'`);
+  return v;
 }
 
 async function render(args: Record<string, unknown>): Promise<void> {
@@ -75,6 +84,7 @@ export const worldCommand: CommandSpec = {
             .option('seed', { type: 'number', default: 0, describe: 'seed of the draw' })
             .option('split', { choices: ['train', 'eval'] as const, default: 'train' as const, describe: 'train prompts, or the held-out eval combinations' })
             .option('objects', { type: 'string', default: '1', describe: 'objects per prompt: 1, 2 or mixed' })
+            .option('id-prefix', { type: 'string', describe: 'ids <prefix>0000… instead of p0000… (train) / e0000… (eval), to combine several draws' })
             .example('$0 prompts -n 8 --seed 1', 'eight training prompts')
             .example('$0 prompts --all --split eval', 'every held-out one-object prompt'),
         prompts,

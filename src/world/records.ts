@@ -20,6 +20,8 @@ export interface PromptsOptions {
   seed: number;
   split: Split;
   objects: ObjectCount;
+  /** Ids `<idPrefix>0000…` instead of p…/e…, so that several draws can be combined. */
+  idPrefix?: string;
 }
 
 /** Write prompt records to `writer`; returns how many. */
@@ -39,7 +41,7 @@ export async function worldPrompts(options: PromptsOptions, writer = new RecordW
     scenes = generateScenes({ n: options.n, seed: options.seed, split, objects });
   }
   let count = 0;
-  for (const r of promptRecords(scenes, split, total)) {
+  for (const r of promptRecords(scenes, split, total, options.idPrefix)) {
     await writer.write(r);
     count++;
   }

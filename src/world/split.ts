@@ -130,10 +130,10 @@ export interface WorldPromptRecord {
   scene: Scene;
 }
 
-/** Prompt records for scenes: ids p0000… (train) or e0000… (eval), in order. */
-export function promptRecords(scenes: Iterable<Scene>, split: Split, total?: number): Generator<WorldPromptRecord> {
+/** Prompt records for scenes: ids p0000… (train) or e0000… (eval), or `<idPrefix>0000…`, in order. */
+export function promptRecords(scenes: Iterable<Scene>, split: Split, total?: number, idPrefix?: string): Generator<WorldPromptRecord> {
   const width = Math.max(4, String(Math.max(0, (total ?? 0) - 1)).length);
-  const prefix = split === 'eval' ? 'e' : 'p';
+  const prefix = idPrefix ?? (split === 'eval' ? 'e' : 'p');
   return (function* () {
     let i = 0;
     for (const scene of scenes) {

@@ -187,6 +187,18 @@ test('e2e: halo-world prompts is deterministic, splits are disjoint, --all lists
   t.true(all.records.every((r) => !train.has(r.prompt)));
 });
 
+test('e2e: --id-prefix gives ids that do not collide when two draws are combined', async (t) => {
+  const a = await runCli('world', ['prompts', '-n', '3', '--seed', '11']);
+  const b = await runCli('world', ['prompts', '-n', '3', '--seed', '12', '--id-prefix', 'q12-']);
+  t.is(b.exitCode, 0, b.stderr);
+  t.deepEqual(b.records.map((r) => r.id), ['q12-0000', 'q12-0001', 'q12-0002']);
+  t.is(new Set([...a.records, ...b.records].map((r) => r.id)).size, 6);
+  const bad = await runCli('world', ['prompts', '-n', '2', '--id-prefix', '../x']);
+  t.is(bad.exitCode, 2);
+  t.regex(bad.stderr, /--id-prefix: use letters, digits/);
+  t.is(bad.stdout, '');
+});
+
 test('bad input: -n and --all together, or neither, are usage errors', async (t) => {
   const both = await runCli('world', ['prompts', '-n', '3', '--all']);
   t.is(both.exitCode, 2);
