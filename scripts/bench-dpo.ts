@@ -24,6 +24,7 @@ import { tensor, type Tensor } from '../src/graph/tensor.js';
 import { DEFAULT_MODEL } from '../src/commands/sample.js';
 import { POLICY, REF, buildDpoStep } from '../src/halo/dpo-graph.js';
 import { dpoBatch, type DpoData } from '../src/halo/dpo-data.js';
+import { DPO_ADAMW } from '../src/halo/dpo.js';
 import { loadDpoModel, type DpoModel } from '../src/halo/dpo-model.js';
 import { parseTriple, patchLayout } from '../src/halo/patches.js';
 import { writeSafetensors } from '../src/runtime/safetensors.js';
@@ -139,11 +140,11 @@ async function main() {
   const boxes = patchLayout([T, H, W], { grid: GRID }).boxes;
   const t0 = performance.now();
   const step = buildDpoStep({
-    config: model,
+    net: model,
     pairs: PAIRS,
     boxes,
     dpo: DPO,
-    optimizer: { type: 'adamw', beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: WEIGHT_DECAY },
+    optimizer: { ...DPO_ADAMW, weightDecay: WEIGHT_DECAY },
     clipNorm: CLIP,
     accum: 1,
   });

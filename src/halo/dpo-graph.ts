@@ -7,7 +7,7 @@
 // means come from one matrix product with a fixed pooling matrix (pixels → patches), so any patch
 // geometry works. Then granDpoLoss (src/halo/grandpo.ts). With LoRA the policy is the reference's
 // frozen weights plus adapters `policy.<layer>.lora_a/b` (src/graph/lora.ts), the only trainable
-// parameters. In: the network (a built-in config or any DpoNetwork, dpo-model.ts), P, the patch
+// parameters. In: the network (a DpoNetwork: builtinNetwork(config), or a model folder via dpo-model.ts), P, the patch
 // boxes, the DPO (and LoRA) settings. Out: a TrainStep for the runtime Trainer.
 import { GraphBuilder } from '../graph/builder.js';
 import type { Value } from '../graph/ir.js';
@@ -61,8 +61,8 @@ export function builtinNetwork(c: T2VConfig): DpoNetwork {
 }
 
 export interface DpoGraphOptions {
-  /** The generator: any DpoNetwork, or a built-in config (shorthand for builtinNetwork(config)). */
-  config: DpoNetwork | T2VConfig;
+  /** The generator (builtinNetwork(config) for a built-in one; dpo-model.ts for a model folder). */
+  net: DpoNetwork;
   pairs: number;
   boxes: readonly Box[];
   dpo: GranDpoConfig;
@@ -101,8 +101,7 @@ function patchErrors(g: GraphBuilder, pred: Value, target: Value, w: Value, pool
 }
 
 export function buildDpoStep(o: DpoGraphOptions): TrainStep {
-  const { pairs: P } = o;
-  const net = 'build' in o.config ? o.config : builtinNetwork(o.config);
+  const { pairs: P, net } = o;
   const n = o.boxes.length;
   const { frames: T, height: H, width: W } = net.video;
   const pool = poolingMatrix([T, H, W], o.boxes);

@@ -6,11 +6,11 @@ import type { Node } from '../graph/ir.js';
 import type { TrainStep } from '../graph/train-step.js';
 import { t2vLinearLayers } from '../models/t2v.js';
 import { tinyT2V } from '../testing/tiny-t2v.js';
-import { DEFAULT_LORA_TARGETS, POLICY, REF, buildDpoStep, type DpoGraphOptions } from './dpo-graph.js';
+import { DEFAULT_LORA_TARGETS, POLICY, REF, buildDpoStep, builtinNetwork, type DpoGraphOptions } from './dpo-graph.js';
 
 const { config } = tinyT2V();
 const common: DpoGraphOptions = {
-  config,
+  net: builtinNetwork(config),
   pairs: 1,
   boxes: [[0, 4, 0, 16, 0, 8], [0, 4, 0, 16, 8, 16]],
   dpo: { beta: 100, lambda: 1, mode: 'gran' },

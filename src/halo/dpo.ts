@@ -56,9 +56,10 @@ export interface DpoOptions {
 }
 
 export const CHECKPOINT = 'checkpoint.safetensors';
+/** halo-dpo's AdamW (its weight decay is --weight-decay). */
+export const DPO_ADAMW = { type: 'adamw', beta1: 0.9, beta2: 0.99, eps: 1e-8 } as const;
 export const TRAIN_LOG = 'train-log.jsonl';
 export const ADAPTERS = 'adapters.safetensors';
-export { WEIGHTS, builtinConfig } from './dpo-model.js';
 
 /**
  * The LoRA settings of a run (undefined when off), checked against the model: the targets must be a
@@ -124,11 +125,11 @@ export async function runDpo(o: DpoOptions, emit: (line: Record<string, unknown>
   let step;
   try {
     step = buildDpoStep({
-      config: model,
+      net: model,
       pairs: o.batch,
       boxes: data.boxes,
       dpo: { beta: o.beta, betaPatch: o.betaPatch, lambda: o.lambda, mode: o.mode },
-      optimizer: { type: 'adamw', beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: o.weightDecay },
+      optimizer: { ...DPO_ADAMW, weightDecay: o.weightDecay },
       clipNorm: o.clip > 0 ? o.clip : undefined,
       accum: o.accum,
       trainable,
