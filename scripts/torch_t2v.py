@@ -78,7 +78,8 @@ class T2V:
         return ids
 
     def encode(self, ids, w=None):
-        """Text encoder: ids [B, L] → text features [B, width] (the <bos> position)."""
+        """Text encoder: ids [B, L] → text features [B, width] (the <bos> position, or the mean over the
+        non-padding positions with pooling 'mean')."""
         w = self.w if w is None else w
         p = 'text.'
         D = self.tc['width']
@@ -91,7 +92,10 @@ class T2V:
             y = F.layer_norm(h, (D,), w[f'{b}.ln2.weight'], w[f'{b}.ln2.bias'])
             h = h + lin(w, f'{b}.mlp.fc2', F.gelu(lin(w, f'{b}.mlp.fc1', y)))
         h = F.layer_norm(h, (D,), w[f'{p}ln.weight'], w[f'{p}ln.bias'])
-        return h[:, 0]
+        if self.tc.get('pooling', 'bos') == 'bos':
+            return h[:, 0]
+        keep = (ids != 0).to(h.dtype)
+        return (h * keep[:, :, None]).sum(1) / keep.sum(1, keepdim=True)
 
     def denoise(self, x, t, text, w=None):
         """DiT denoiser: x_t [B, 3, T, H, W], t [B], text [B, width] → x0 prediction [B, 3, T, H, W]."""

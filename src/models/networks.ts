@@ -17,6 +17,13 @@ export interface TextEncoderConfig {
   width: number;
   heads: number;
   layers: number;
+  /**
+   * How the per-token outputs become the prompt's vector: 'bos' (the <bos> position's output; the first
+   * halo-tiny-t2v weights) or 'mean' (the mean over the non-padding positions, <bos> included).
+   * Absent means 'bos'. With 'bos' one layer learnt to read only the colour and background words
+   * (docs/generator.md); 'mean' gives every word a direct path into the vector.
+   */
+  pooling?: 'bos' | 'mean';
 }
 
 export interface DiTConfig {
@@ -46,7 +53,8 @@ export type VideoShape = [number, number, number, number];
 
 /**
  * ids [B, L] int64 (<pad> = 0, <bos> first) → text [B, width]: embeddings + positions, transformer
- * layers with padding masked, final LayerNorm, the <bos> position's output.
+ * layers with padding masked, final LayerNorm, then the <bos> position's output or the mean over the
+ * non-padding positions (cfg.pooling).
  */
 export function buildTextEncoder(g: GraphBuilder, prefix: string, ids: Value, cfg: TextEncoderConfig): Value {
   const [B, L] = ids.shape;
@@ -58,7 +66,10 @@ export function buildTextEncoder(g: GraphBuilder, prefix: string, ids: Value, cf
   const mask = g.reshape(g.where(pad, -1e9, g.scalar(0)), [B, 1, 1, L]);
   for (let i = 0; i < cfg.layers; i++) h = transformerBlock(g, p(`block${i}`), h, { heads: cfg.heads, mlp: 4 * cfg.width, mask });
   h = layerNorm(g, p('ln'), h);
-  return g.reshape(g.slice(h, [0], [1], [1]), [B, cfg.width]);
+  if ((cfg.pooling ?? 'bos') === 'bos') return g.reshape(g.slice(h, [0], [1], [1]), [B, cfg.width]);
+  const keep = g.where(pad, 0, g.scalar(1));
+  const sum = g.reduceSum(g.mul(h, g.unsqueeze(keep, [2])), [1], false);
+  return g.div(sum, g.reduceSum(keep, [1], true));
 }
 
 export interface DenoiserInputs {

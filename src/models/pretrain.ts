@@ -33,7 +33,7 @@ export function defaultConfig(arch: string, tokenizer: Tokenizer): T2VConfig {
   if (!denoiser) throw new Error(`unknown architecture '${arch}' (expected ${Object.keys(DENOISERS).join('|')})`);
   return {
     video: { frames: 16, height: 32, width: 32, fps: 8 },
-    text: { vocab: tokenizer.vocabSize, length: tokenizer.maxLength, width: 128, heads: 4, layers: 1 },
+    text: { vocab: tokenizer.vocabSize, length: tokenizer.maxLength, width: 128, heads: 4, layers: 1, pooling: 'mean' },
     denoiser,
     schedule: DEFAULT_SCHEDULE,
   };

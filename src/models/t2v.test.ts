@@ -2,10 +2,13 @@
 // determinism and batching, patchify round trip, the manifest schema, and a tiny pretraining step.
 import test from 'ava';
 import { GraphBuilder } from '../graph/builder.js';
+import { bakeParams } from '../graph/bake.js';
+import { initParams } from '../graph/init.js';
 import { Session } from '../runtime/session.js';
 import { tensor } from '../graph/tensor.js';
 import { WORDS } from '../world/grammar.js';
 import { patchify, unpatchify } from './layers.js';
+import { buildTextEncoder } from './networks.js';
 import { Manifest } from './manifest.js';
 import { sample, type PredictX0 } from './sampler.js';
 import { Schedule, DEFAULT_SCHEDULE } from './schedule.js';
@@ -103,6 +106,34 @@ test('patchify and unpatchify are inverse and order tokens time-major, row, colu
   // token 1 = (it 0, iy 0, ix 1): channel 0, frame 0, row 0, columns 2..3
   t.deepEqual(Array.from((r.tok.data as Float32Array).subarray(24, 26)), [2, 3]);
   await s.release();
+});
+
+test("text encoder pooling 'mean': the mean of the non-padding positions' outputs, every word counts", async (t) => {
+  const L = 6, D = 8;
+  const g = new GraphBuilder();
+  const ids = g.input('ids', 'int64', [2, L]);
+  g.output(buildTextEncoder(g, 'text.', ids, { vocab: 10, length: L, width: D, heads: 2, layers: 0, pooling: 'mean' }), 'text');
+  const w = initParams(g.graph.params.values(), 3);
+  // a non-trivial final LayerNorm
+  w['text.ln.weight'] = tensor('float32', [D], Float32Array.from({ length: D }, (_, i) => 0.5 + i / D));
+  w['text.ln.bias'] = tensor('float32', [D], Float32Array.from({ length: D }, (_, i) => i / 10 - 0.3));
+  const s = await Session.create(bakeParams(g.graph, w));
+  const rows = [[2, 5, 7, 0, 0, 0], [2, 5, 8, 3, 0, 0]];
+  const out = (await s.run({ ids: tensor('int64', [2, L], BigInt64Array.from(rows.flat().map(BigInt))) })).text.data as Float32Array;
+  await s.release();
+  // reference: with no layers, each position's output is LayerNorm(tok + pos); the vector is their mean over non-pad ids
+  const [tok, pos, lw, lb] = ['text.tok.weight', 'text.pos', 'text.ln.weight', 'text.ln.bias'].map((k) => w[k]!.data as Float32Array);
+  rows.forEach((r, b) => {
+    const acc = new Float64Array(D);
+    const kept = r.map((id, j) => [id, j]).filter(([id]) => id !== 0);
+    for (const [id, j] of kept) {
+      const h = Array.from({ length: D }, (_, d) => tok[id! * D + d]! + pos[j! * D + d]!);
+      const mu = h.reduce((a, v) => a + v, 0) / D;
+      const sd = Math.sqrt(h.reduce((a, v) => a + (v - mu) ** 2, 0) / D + 1e-5);
+      h.forEach((v, d) => (acc[d] += ((v - mu) / sd) * lw[d]! + lb[d]!));
+    }
+    for (let d = 0; d < D; d++) t.true(Math.abs(out[b * D + d]! - acc[d]! / kept.length) < 1e-4, `row ${b} dim ${d}: ${out[b * D + d]} vs ${acc[d]! / kept.length}`);
+  });
 });
 
 test('manifest: one schema for generators and reward models; unknown kinds are refused', (t) => {
