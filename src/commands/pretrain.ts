@@ -23,6 +23,7 @@ export const pretrainCommand: CommandSpec = {
       .option('ema', { type: 'number', default: d.ema })
       .option('seed', { type: 'number', default: d.seed })
       .option('threads', { type: 'number', default: d.threads, describe: 'ONNX Runtime intra-op threads' })
+      .option('text-encoder', { choices: ['frozen', 'train'], default: d.textEncoder, describe: 'keep the text encoder at its random initialisation, or train it' })
       .option('log-every', { type: 'number', default: d.logEvery })
       .option('checkpoint-every', { type: 'number', default: d.checkpointEvery })
       .check((a) => {
@@ -48,6 +49,7 @@ export const pretrainCommand: CommandSpec = {
         ema: Number(args.ema),
         seed: Number(args.seed),
         threads: Number(args.threads),
+        textEncoder: args['text-encoder'] as 'frozen' | 'train',
         logEvery: Number(args['log-every']),
         checkpointEvery: Number(args['checkpoint-every']),
         command,

@@ -60,11 +60,17 @@ export interface PretrainOptions {
   command?: string;
   twoObjects?: number;
   condDrop?: number;
+  /**
+   * 'frozen' keeps the text encoder at its (seeded) random initialisation, as real text-to-video models
+   * keep their pretrained text encoder frozen; 'train' trains it with the denoiser. Trained, it learnt
+   * to drop the motion and shape words (docs/generator.md).
+   */
+  textEncoder: 'frozen' | 'train';
 }
 
 export const PRETRAIN_DEFAULTS: Omit<PretrainOptions, 'out'> = {
   arch: 'dit', steps: 4000, batch: 32, lr: 1e-3, warmup: 200, finalRatio: 0.1, ema: 0.999, clip: 1, seed: 0,
-  logEvery: 50, checkpointEvery: 250, threads: 2,
+  logEvery: 50, checkpointEvery: 250, threads: 2, textEncoder: 'frozen',
 };
 
 export interface PretrainResult {
@@ -84,6 +90,7 @@ export async function pretrain(o: PretrainOptions, log: (line: string) => void):
   const step = buildTrainStep({
     batch: pretrainBatchSpec(config, o.batch),
     build: (g, b) => pretrainLoss(g, b, config),
+    trainable: o.textEncoder === 'frozen' ? (name) => !name.startsWith('text.') : undefined,
     optimizer: { type: 'adamw', beta1: 0.9, beta2: 0.99, eps: 1e-8, weightDecay: 0.01 },
     noDecay: /(\.bias|\.pos|ln\d?\.weight|tok\.weight)$/,
     clipNorm: o.clip,
@@ -161,6 +168,7 @@ export async function pretrain(o: PretrainOptions, log: (line: string) => void):
       seed: o.seed,
       lr: o.lr,
       ema: o.ema,
+      text_encoder: o.textEncoder,
       final_loss: lastLoss,
     });
     log(`done: ${trainer.steps} steps in ${elapsed().toFixed(0)}s; model folder ${modelDir}`);

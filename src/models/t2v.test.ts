@@ -1,5 +1,5 @@
 // Unit tests of the generator's pieces that need no trained weights: tokenizer, schedule, sampler
-// determinism and batching, patchify round trip, the manifest schema, and a tiny pretraining step.
+// determinism and batching, patchify round trip, the text encoder's mean pooling, the manifest schema (halo-pretrain: src/commands/pretrain.test.ts).
 import test from 'ava';
 import { GraphBuilder } from '../graph/builder.js';
 import { bakeParams } from '../graph/bake.js';
