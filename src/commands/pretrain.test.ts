@@ -1,5 +1,5 @@
-// halo-pretrain end to end, a few steps at batch 2: the log, the model folder (mean-pooling text encoder,
-// provenance), and the frozen text encoder (the default) against `--text-encoder train`.
+// halo-pretrain end to end, a few steps at batch 2: the log, the model folder (text-encoder pooling,
+// provenance), and `--text-encoder frozen` against the default (trained).
 import test from 'ava';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -19,12 +19,14 @@ async function pretrainRun(steps: number, extra: string[] = []) {
 const same = (a: Tensor, b: Tensor) => (a.data as Float32Array).every((v, i) => v === (b.data as Float32Array)[i]);
 const names = (w: Record<string, Tensor>, prefix: string) => Object.keys(w).filter((k) => k.startsWith(prefix));
 
-test('halo-pretrain: log, model folder, and a frozen text encoder by default (trained with --text-encoder train)', async (t) => {
-  const [one, three, trained] = await Promise.all([pretrainRun(1), pretrainRun(3), pretrainRun(3, ['--text-encoder', 'train'])]);
+test('halo-pretrain: log, model folder; --text-encoder frozen keeps the text encoder, the default trains it', async (t) => {
+  const frozen = ['--text-encoder', 'frozen', '--text-pooling', 'mean'];
+  const [one, three, trained] = await Promise.all([pretrainRun(1, frozen), pretrainRun(3, frozen), pretrainRun(3)]);
   t.is(three.log.length, 3);
   for (const k of ['step', 'loss', 'mse', 'grad_norm', 'lr', 'seconds']) t.true(k in three.log[2], k);
   t.is(three.manifest.kind, 't2v');
   t.is(three.manifest.text_encoder.config.pooling, 'mean');
+  t.is(trained.manifest.text_encoder.config.pooling, undefined); // <bos> pooling, as the shipped weights
   t.is(three.manifest.provenance.text_encoder, 'frozen');
   t.is(trained.manifest.provenance.text_encoder, 'train');
   t.is(three.manifest.provenance.steps, 3);

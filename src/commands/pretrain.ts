@@ -23,7 +23,8 @@ export const pretrainCommand: CommandSpec = {
       .option('ema', { type: 'number', default: d.ema })
       .option('seed', { type: 'number', default: d.seed })
       .option('threads', { type: 'number', default: d.threads, describe: 'ONNX Runtime intra-op threads' })
-      .option('text-encoder', { choices: ['frozen', 'train'], default: d.textEncoder, describe: 'keep the text encoder at its random initialisation, or train it' })
+      .option('text-encoder', { choices: ['train', 'frozen'], default: d.textEncoder, describe: 'train the text encoder with the denoiser, or keep it at its random initialisation' })
+      .option('text-pooling', { choices: ['bos', 'mean'], default: d.textPooling, describe: "the prompt's vector: the <bos> position's output, or the mean over the words" })
       .option('log-every', { type: 'number', default: d.logEvery })
       .option('checkpoint-every', { type: 'number', default: d.checkpointEvery })
       .check((a) => {
@@ -49,7 +50,8 @@ export const pretrainCommand: CommandSpec = {
         ema: Number(args.ema),
         seed: Number(args.seed),
         threads: Number(args.threads),
-        textEncoder: args['text-encoder'] as 'frozen' | 'train',
+        textEncoder: args['text-encoder'] as 'train' | 'frozen',
+        textPooling: args['text-pooling'] as 'bos' | 'mean',
         logEvery: Number(args['log-every']),
         checkpointEvery: Number(args['checkpoint-every']),
         command,

@@ -28,12 +28,12 @@ export const DENOISERS: Record<string, DenoiserConfig> = {
   unet3d: { architecture: 'unet3d', patch: [2, 4, 4], channels: [64, 128], mid: 2, groups: 8 },
 };
 
-export function defaultConfig(arch: string, tokenizer: Tokenizer): T2VConfig {
+export function defaultConfig(arch: string, tokenizer: Tokenizer, pooling: 'bos' | 'mean' = 'bos'): T2VConfig {
   const denoiser = DENOISERS[arch];
   if (!denoiser) throw new Error(`unknown architecture '${arch}' (expected ${Object.keys(DENOISERS).join('|')})`);
   return {
     video: { frames: 16, height: 32, width: 32, fps: 8 },
-    text: { vocab: tokenizer.vocabSize, length: tokenizer.maxLength, width: 128, heads: 4, layers: 1, pooling: 'mean' },
+    text: { vocab: tokenizer.vocabSize, length: tokenizer.maxLength, width: 128, heads: 4, layers: 1, ...(pooling === 'mean' ? { pooling } : {}) },
     denoiser,
     schedule: DEFAULT_SCHEDULE,
   };
@@ -61,16 +61,18 @@ export interface PretrainOptions {
   twoObjects?: number;
   condDrop?: number;
   /**
-   * 'frozen' keeps the text encoder at its (seeded) random initialisation, as real text-to-video models
-   * keep their pretrained text encoder frozen; 'train' trains it with the denoiser. Trained, it learnt
-   * to drop the motion and shape words (docs/generator.md).
+   * 'train' trains the text encoder with the denoiser (the shipped weights); 'frozen' keeps it at its
+   * seeded random initialisation, as real text-to-video models keep a pretrained one frozen. Trained,
+   * it learns to drop the motion and shape words (docs/generator.md).
    */
-  textEncoder: 'frozen' | 'train';
+  textEncoder: 'train' | 'frozen';
+  /** The text encoder's pooling ('bos': the shipped weights; 'mean': TextEncoderConfig.pooling). */
+  textPooling: 'bos' | 'mean';
 }
 
 export const PRETRAIN_DEFAULTS: Omit<PretrainOptions, 'out'> = {
   arch: 'dit', steps: 4000, batch: 32, lr: 1e-3, warmup: 200, finalRatio: 0.1, ema: 0.999, clip: 1, seed: 0,
-  logEvery: 50, checkpointEvery: 250, threads: 2, textEncoder: 'frozen',
+  logEvery: 50, checkpointEvery: 250, threads: 2, textEncoder: 'train', textPooling: 'bos',
 };
 
 export interface PretrainResult {
@@ -85,7 +87,7 @@ const yieldToWorker = () => new Promise<void>((r) => setImmediate(r));
 export async function pretrain(o: PretrainOptions, log: (line: string) => void): Promise<PretrainResult> {
   await mkdir(o.out, { recursive: true });
   const tokenizer = Tokenizer.fromWords(WORDS, MAX_LENGTH);
-  const config = defaultConfig(o.arch, tokenizer);
+  const config = defaultConfig(o.arch, tokenizer, o.textPooling);
   const data = new WorldData(config, tokenizer, o.seed, { twoObjects: o.twoObjects ?? DEFAULT_DATA.twoObjects, condDrop: o.condDrop ?? DEFAULT_DATA.condDrop });
   const step = buildTrainStep({
     batch: pretrainBatchSpec(config, o.batch),
