@@ -18,10 +18,10 @@ export interface TextEncoderConfig {
   heads: number;
   layers: number;
   /**
-   * How the per-token outputs become the prompt's vector: 'bos' (the <bos> position's output; the first
-   * halo-tiny-t2v weights) or 'mean' (the mean over the non-padding positions, <bos> included).
-   * Absent means 'bos'. With 'bos' one layer learnt to read only the colour and background words
-   * (docs/generator.md); 'mean' gives every word a direct path into the vector.
+   * How the per-token outputs become the prompt's vector: 'bos' (the <bos> position's output; the
+   * shipped halo-tiny-t2v) or 'mean' (the mean over the non-padding positions, <bos> included).
+   * Absent means 'bos'. The shipped encoder reads only the colour and background words (docs/generator.md,
+   * "The text path").
    */
   pooling?: 'bos' | 'mean';
 }

@@ -1,5 +1,6 @@
 // Unit tests of the generator's pieces that need no trained weights: tokenizer, schedule, sampler
-// determinism and batching, patchify round trip, the text encoder's mean pooling, the manifest schema (halo-pretrain: src/commands/pretrain.test.ts).
+// determinism and batching, patchify round trip, the text encoder's mean pooling, the manifest schema.
+// (halo-pretrain itself: src/commands/pretrain.test.ts.)
 import test from 'ava';
 import { GraphBuilder } from '../graph/builder.js';
 import { bakeParams } from '../graph/bake.js';
