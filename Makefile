@@ -129,7 +129,7 @@ RM_VIDEOS ?= 1200
 RM_EVAL_VIDEOS ?= 320
 RM_SEED ?= 1
 RM_FIT_FLAGS ?= --seed $(RM_SEED)
-RM_GEN_PROMPTS ?= 200
+RM_GEN_PROMPTS ?= 400
 RM_GEN_EVAL_PROMPTS ?= 80
 .PHONY: rm-fit rm-eval rm-fixture
 .PRECIOUS: $(RM_RUN)/%-samples.jsonl $(RM_RUN)/%-labels.jsonl $(RM_RUN)/gen-%-samples.jsonl
