@@ -38,3 +38,16 @@ test('halo-pretrain: log, model folder; --text-encoder frozen keeps the text enc
   // trained: the text encoder's weights move
   t.true(text.some((k) => !same(trained.weights[k]!, three.weights[k]!)));
 });
+
+test('halo-pretrain resumes a run with its own options and refuses other text-encoder options', async (t) => {
+  const out = path.join(await tempDir('halo-pretrain-'), 'run');
+  const args = ['--out', out, '--batch', '2', '--warmup', '1', '--checkpoint-every', '1'];
+  t.is((await runCli('pretrain', [...args, '--steps', '2'])).exitCode, 0);
+  const other = await runCli('pretrain', [...args, '--steps', '3', '--text-pooling', 'mean']);
+  t.not(other.exitCode, 0);
+  t.regex(other.stderr, /textPooling bos.*not mean/);
+  const again = await runCli('pretrain', [...args, '--steps', '3']);
+  t.is(again.exitCode, 0, again.stderr);
+  t.regex(again.stderr, /resumed from .* at step 2/);
+  t.is((await readFile(path.join(out, 'train.jsonl'), 'utf8')).trim().split('\n').length, 3);
+});

@@ -4,6 +4,7 @@
 // checkpoint.safetensors + ema.safetensors (resume), train.jsonl (one line per step), and model/ — a
 // model folder (manifest.json + weights.safetensors of the EMA weights) that halo-sample reads.
 
+import { HaloError } from '../cli/errors.js';
 import { existsSync } from 'node:fs';
 import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -108,8 +109,9 @@ export async function pretrain(o: PretrainOptions, log: (line: string) => void):
   try {
     if (existsSync(ckpt) && existsSync(emaFile)) {
       const r = await trainer.load(ckpt);
+      checkResume(ckpt, r.config, runConfig);
       const e = readSafetensors(emaFile);
-      if (Number(e.metadata.step) !== r.step) throw new Error(`${emaFile}: EMA is at step ${e.metadata.step}, checkpoint at ${r.step}; delete the run folder to start over`);
+      if (Number(e.metadata.step) !== r.step) throw new HaloError(`${emaFile}: EMA is at step ${e.metadata.step}, checkpoint at ${r.step}; delete the run folder to start over`);
       ema = e.tensors;
       elapsedBefore = Number(e.metadata.seconds ?? 0);
       await truncateLog(logFile, r.step);
@@ -197,6 +199,18 @@ async function truncateLog(file: string, step: number) {
 }
 
 /** Write a model folder: weights.safetensors (text.* and den.* parameters) and manifest.json. */
+/** Options that make a different run: resuming a checkpoint under other values would mix two runs. */
+const RUN_DEFINING = ['arch', 'batch', 'seed', 'textEncoder', 'textPooling'] as const;
+
+function checkResume(ckpt: string, stored: unknown, now: { options: PretrainOptions; model: T2VConfig }) {
+  const s = (stored ?? {}) as { options?: Partial<PretrainOptions>; model?: unknown };
+  const differ = RUN_DEFINING.filter((k) => s.options?.[k] !== undefined && s.options[k] !== now.options[k]);
+  if (differ.length)
+    throw new HaloError(`${ckpt}: this run was started with ${differ.map((k) => `${k} ${String(s.options![k])}`).join(', ')}, not ${differ.map((k) => String(now.options[k])).join(', ')}; use the same options to resume, or another --out`);
+  if (s.model !== undefined && JSON.stringify(s.model) !== JSON.stringify(now.model))
+    throw new HaloError(`${ckpt}: this run's model config differs from the one these options make; use another --out`);
+}
+
 export async function exportModel(dir: string, config: T2VConfig, tokenizer: Tokenizer, params: Record<string, Tensor>, provenance: Record<string, unknown>) {
   await mkdir(dir, { recursive: true });
   writeSafetensors(path.join(dir, 'weights.safetensors'), params, { format: 'halo-weights/1', model: MODEL_NAME });
