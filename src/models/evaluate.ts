@@ -3,7 +3,7 @@
 // the prompt says, the share of defective patches (oracle DEFECT_THRESHOLD), and the full-match rate.
 // In: a Generator, scenes, seeds, sampler settings. Out: the figures and the clips (for contact sheets).
 
-import { Scene, formatScene } from '../world/grammar.js';
+import { MOTIONS, Scene, formatScene } from '../world/grammar.js';
 import { judgeVideo, isDefective } from '../teachers/oracle-judge.js';
 import { ASPECTS } from '../records/aspects.js';
 import { cthwToThwc } from './data.js';
@@ -22,6 +22,8 @@ export interface QualityFigures {
   all: number;
   /** share of patches with an aspect below the oracle's defect threshold */
   patch_defect_rate: number;
+  /** one-object prompts by their motion: how many, and the share that moves as the prompt says */
+  direction_by_motion: Record<string, { videos: number; direction: number }>;
   seconds: number;
 }
 
@@ -39,6 +41,7 @@ export async function evaluateGenerator(gen: Generator, scenes: Scene[], seeds: 
   const jobs = scenes.flatMap((scene) => seeds.map((seed) => ({ scene, seed, prompt: formatScene(scene) })));
   const clips: EvalClip[] = [];
   const count = { colour: 0, dir: 0, shape: 0, bg: 0, all: 0, patches: 0, defective: 0 };
+  const byMotion: Record<string, { videos: number; right: number }> = {};
   const t0 = performance.now();
   const nullText = await gen.encode([null]);
   const D = gen.textDim;
@@ -64,6 +67,11 @@ export async function evaluateGenerator(gen: Generator, scenes: Scene[], seeds: 
       const one = f.colourMatch && f.objectCount === j.scene.objects.length;
       if (one) count.colour++;
       if (f.directionMatch) count.dir++;
+      if (j.scene.objects.length === 1) {
+        const m = (byMotion[j.scene.objects[0].motion] ??= { videos: 0, right: 0 });
+        m.videos++;
+        if (f.directionMatch) m.right++;
+      }
       if (f.shapeMatch) count.shape++;
       if (f.backgroundMatch) count.bg++;
       if (one && f.directionMatch && f.shapeMatch && f.backgroundMatch) count.all++;
@@ -86,6 +94,7 @@ export async function evaluateGenerator(gen: Generator, scenes: Scene[], seeds: 
     background: r3(count.bg / n),
     all: r3(count.all / n),
     patch_defect_rate: r3(count.defective / count.patches),
+    direction_by_motion: Object.fromEntries(MOTIONS.filter((k) => byMotion[k]).map((k) => [k, { videos: byMotion[k].videos, direction: r3(byMotion[k].right / byMotion[k].videos) }])),
     seconds: Math.round((performance.now() - t0) / 100) / 10,
   };
   return { figures, clips };
