@@ -33,6 +33,41 @@ export interface DiTConfig {
   depth: number;
   heads: number;
   mlp: number;
+  /**
+   * Token positions: 'learned' (a parameter per token; absent means learned, the shipped model) or
+   * 'sincos' (fixed sin/cos features of the token's time, row and column, see sincosPositions).
+   */
+  positions?: 'learned' | 'sincos';
+}
+
+/**
+ * Fixed 3-D positions [gt·gh·gw, width] in token order (time-major, row, column): the width is split
+ * into a time part (a quarter, rounded to even) and equal row and column parts; each part holds
+ * sin(p·ω_k) then cos(p·ω_k) of its grid index p, ω_k = 10000^(−k/(n/2)) for its n/2 frequencies.
+ */
+export function sincosPositions(grid: Triple, width: number): Float32Array {
+  const nt = 2 * Math.floor(width / 8);
+  const ns = 2 * Math.floor((width - nt) / 4);
+  if (nt < 2 || nt + 2 * ns !== width) throw new Error(`sincos positions: width ${width} does not split into time ${nt} + 2 × ${ns}`);
+  const [gt, gh, gw] = grid;
+  const out = new Float32Array(gt * gh * gw * width);
+  const fill = (row: number, at: number, n: number, p: number) => {
+    const half = n / 2;
+    for (let k = 0; k < half; k++) {
+      const w = Math.pow(10000, -k / half);
+      out[row * width + at + k] = Math.sin(p * w);
+      out[row * width + at + half + k] = Math.cos(p * w);
+    }
+  };
+  let row = 0;
+  for (let t = 0; t < gt; t++)
+    for (let y = 0; y < gh; y++)
+      for (let x = 0; x < gw; x++, row++) {
+        fill(row, 0, nt, t);
+        fill(row, nt, ns, y);
+        fill(row, nt + ns, ns, x);
+      }
+  return out;
 }
 
 export interface UNetConfig {
@@ -94,7 +129,10 @@ function buildDiT(g: GraphBuilder, prefix: string, { x, t, text }: DenoiserInput
   const tokens = patchify(g, x, cfg.patch);
   const [, N, P] = tokens.shape;
   let h = linear(g, p('embed'), tokens, cfg.width);
-  const pos = g.param(p('pos'), [N, cfg.width], { init: { normal: 0.02 } });
+  const pos =
+    (cfg.positions ?? 'learned') === 'sincos'
+      ? g.const({ dtype: 'float32', shape: [N, cfg.width], data: sincosPositions([T / cfg.patch[0], H / cfg.patch[1], W / cfg.patch[2]], cfg.width) })
+      : g.param(p('pos'), [N, cfg.width], { init: { normal: 0.02 } });
   h = g.add(h, pos);
   const c = conditioning(g, p('cond'), t, text, cfg.width);
   for (let i = 0; i < cfg.depth; i++) h = ditBlock(g, p(`block${i}`), h, c, { heads: cfg.heads, mlp: cfg.mlp });

@@ -28,6 +28,8 @@ export const DENOISERS: Record<string, DenoiserConfig> = {
   dit: { architecture: 'dit', patch: [4, 8, 8], width: 128, depth: 4, heads: 4, mlp: 512 },
   /** the same DiT on 2×8×8 tokens (128 of them): motion within a token spans 2 frames, not 4 */
   'dit-t2': { architecture: 'dit', patch: [2, 8, 8], width: 128, depth: 4, heads: 4, mlp: 512 },
+  /** the DiT with fixed sin/cos 3-D token positions instead of learned ones */
+  'dit-sincos': { architecture: 'dit', patch: [4, 8, 8], width: 128, depth: 4, heads: 4, mlp: 512, positions: 'sincos' },
   unet3d: { architecture: 'unet3d', patch: [2, 4, 4], channels: [64, 128], mid: 2, groups: 8 },
 };
 

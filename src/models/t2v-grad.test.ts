@@ -3,6 +3,7 @@
 // non-zero weights (so the zero-initialised gates and output layer pass gradient), one directional
 // derivative per parameter tensor. The per-op rules have their own checks (src/graph/rules.test.ts);
 // this one checks their composition in the real network: patchify, attention over tokens, modulation.
+// Also: the fixed sin/cos token positions of `positions: 'sincos'`.
 import test from 'ava';
 import { gradients } from '../graph/autodiff.js';
 import { GraphBuilder } from '../graph/builder.js';
@@ -10,18 +11,19 @@ import { Rng } from '../graph/rng.js';
 import { Tensor, numel, tensor } from '../graph/tensor.js';
 import { Session } from '../runtime/session.js';
 import { WORDS } from '../world/grammar.js';
+import { sincosPositions } from './networks.js';
 import { DEFAULT_SCHEDULE } from './schedule.js';
 import { T2VConfig, pretrainBatchSpec, pretrainLoss } from './t2v.js';
 import { Tokenizer } from './tokenizer.js';
 
 const tok = Tokenizer.fromWords(WORDS, 12);
 
-for (const patch of [[2, 4, 4], [4, 4, 4]] as const) {
-  test.serial(`pretraining loss of a DiT on ${patch.join('×')} tokens: autodiff gradients of every parameter match finite differences`, async (t) => {
+for (const [patch, positions] of [[[2, 4, 4], 'learned'], [[4, 4, 4], 'learned'], [[2, 4, 4], 'sincos']] as const) {
+  test.serial(`pretraining loss of a DiT on ${patch.join('×')} tokens, ${positions} positions: autodiff gradients of every parameter match finite differences`, async (t) => {
     const c: T2VConfig = {
       video: { frames: 4, height: 8, width: 8, fps: 8 },
       text: { vocab: tok.vocabSize, length: tok.maxLength, width: 16, heads: 2, layers: 1, pooling: 'mean' },
-      denoiser: { architecture: 'dit', patch: [...patch], width: 16, depth: 2, heads: 2, mlp: 32 },
+      denoiser: { architecture: 'dit', patch: [...patch], width: 16, depth: 2, heads: 2, mlp: 32, positions },
       schedule: DEFAULT_SCHEDULE,
     };
     const B = 2;
@@ -67,3 +69,21 @@ for (const patch of [[2, 4, 4], [4, 4, 4]] as const) {
     t.deepEqual(bad, []);
   });
 }
+
+test("sincos positions: a token's row holds sin/cos of its own time, row and column index, nothing else", (t) => {
+  const grid = [4, 4, 4] as const;
+  const W = 128; // time 32, row 48, column 48
+  const pos = sincosPositions([...grid], W);
+  t.is(pos.length, 64 * W);
+  const row = (ti: number, y: number, x: number) => pos.subarray(((ti * 4 + y) * 4 + x) * W, ((ti * 4 + y) * 4 + x + 1) * W);
+  const r = row(2, 1, 3);
+  t.true(Math.abs(r[0] - Math.sin(2)) < 1e-6 && Math.abs(r[16] - Math.cos(2)) < 1e-6); // time, lowest frequency 1
+  t.true(Math.abs(r[32] - Math.sin(1)) < 1e-6 && Math.abs(r[32 + 24] - Math.cos(1)) < 1e-6); // row
+  t.true(Math.abs(r[80] - Math.sin(3)) < 1e-6 && Math.abs(r[80 + 24] - Math.cos(3)) < 1e-6); // column
+  t.true(Math.abs(r[1] - Math.sin(2 * Math.pow(10000, -1 / 16))) < 1e-6);
+  // same place, other time: only the time part differs
+  const s = row(0, 1, 3);
+  t.deepEqual(Array.from(s.subarray(32)), Array.from(r.subarray(32)));
+  t.notDeepEqual(Array.from(s.subarray(0, 32)), Array.from(r.subarray(0, 32)));
+  t.throws(() => sincosPositions([...grid], 6), { message: /does not split/ });
+});
