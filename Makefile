@@ -85,11 +85,15 @@ $(DEMO)/scores.jsonl: $(DEMO)/labels.jsonl $(RM)/manifest.json
 $(DEMO)/pairs.jsonl: $(DEMO)/scores.jsonl
 	$(BIN)/halo-pairs.js --from scores --by overall < $< > $@.tmp && mv $@.tmp $@
 
+# halo-dpo resumes an interrupted run from its checkpoint, and refuses one made from other pairs:
+# when the pairs are newer than the checkpoint (a new reward model, other samples), start over.
+restart = $$([ $(1)/checkpoint.safetensors -ot $(2) ] && echo --force)
+
 $(DEMO)/dpo-video/manifest.json: $(DEMO)/pairs.jsonl
-	$(BIN)/halo-dpo.js --model $(T2V) --out $(DEMO)/dpo-video --mode video --steps $(DPO_STEPS) $(DPO_FLAGS) < $< > $(DEMO)/dpo-video.log.jsonl
+	$(BIN)/halo-dpo.js --model $(T2V) --out $(DEMO)/dpo-video $(call restart,$(DEMO)/dpo-video,$<) --mode video --steps $(DPO_STEPS) $(DPO_FLAGS) < $< > $(DEMO)/dpo-video.log.jsonl
 
 $(DEMO)/halo/manifest.json: $(DEMO)/pairs.jsonl
-	$(BIN)/halo-dpo.js --model $(T2V) --out $(DEMO)/halo --mode gran --patch-weight $(HALO_LAMBDA) --steps $(DPO_STEPS) $(DPO_FLAGS) < $< > $(DEMO)/halo.log.jsonl
+	$(BIN)/halo-dpo.js --model $(T2V) --out $(DEMO)/halo $(call restart,$(DEMO)/halo,$<) --mode gran --patch-weight $(HALO_LAMBDA) --steps $(DPO_STEPS) $(DPO_FLAGS) < $< > $(DEMO)/halo.log.jsonl
 
 $(DEMO)/eval/eval.json: $(DEMO)/prompts-eval.jsonl $(DEMO)/dpo-video/manifest.json $(DEMO)/halo/manifest.json
 	@mkdir -p $(DEMO)/eval
@@ -129,7 +133,7 @@ RM_VIDEOS ?= 1200
 RM_EVAL_VIDEOS ?= 320
 RM_SEED ?= 1
 RM_FIT_FLAGS ?= --seed $(RM_SEED)
-RM_GEN_PROMPTS ?= 400
+RM_GEN_PROMPTS ?= 800
 RM_GEN_EVAL_PROMPTS ?= 80
 .PHONY: rm-fit rm-eval rm-fixture
 .PRECIOUS: $(RM_RUN)/%-samples.jsonl $(RM_RUN)/%-labels.jsonl $(RM_RUN)/gen-%-samples.jsonl

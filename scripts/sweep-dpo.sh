@@ -5,7 +5,7 @@
 # Usage: scripts/sweep-dpo.sh PAIRS EVAL_PROMPTS OUT [BASE_MODEL] [REWARD_MODEL]
 #   env: SWEEP_FLAGS (shared halo-dpo flags), SWEEP_STEPS (default steps), SWEEP_EVAL_SEEDS
 # Writes OUT/<name>/ (model folders), OUT/eval/eval.json and OUT/eval/table.txt. Re-running skips
-# finished runs (halo-dpo resumes an interrupted one) and videos already sampled.
+# finished runs made from the same pairs (halo-dpo resumes an interrupted one) and videos already sampled.
 set -euo pipefail
 pairs=${1:?pairs file}; prompts=${2:?eval prompt file}; out=${3:?output folder}
 base=${4:-fixtures/models/halo-tiny-t2v}; rm=${5:-fixtures/models/halo-tiny-rm}
@@ -34,10 +34,12 @@ runs=(
 models=(--model "base=$base")
 for r in "${runs[@]}"; do
   name=${r%%|*}; settings=${r#*|}
-  if [ ! -f "$out/$name/manifest.json" ]; then
-    echo "sweep: $name: halo-dpo $flags $settings" >&2
+  if [ ! -f "$out/$name/manifest.json" ] || [ "$pairs" -nt "$out/$name/manifest.json" ]; then
+    # a checkpoint older than the pairs belongs to other pairs (halo-dpo refuses it): start over
+    force=; [ "$out/$name/checkpoint.safetensors" -ot "$pairs" ] && force=--force
+    echo "sweep: $name: halo-dpo $flags $settings $force" >&2
     # shellcheck disable=SC2086
-    "$bin/halo-dpo.js" --model "$base" --out "$out/$name" $flags $settings < "$pairs" > "$out/$name.log.jsonl"
+    "$bin/halo-dpo.js" --model "$base" --out "$out/$name" $flags $settings $force < "$pairs" > "$out/$name.log.jsonl"
   fi
   models+=(--model "$name=$out/$name")
 done

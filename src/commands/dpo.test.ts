@@ -3,7 +3,7 @@
 // kill -9 (with and without LoRA), and bad input.
 import test from 'ava';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { numel, type Tensor } from '../graph/tensor.js';
 import { DEFAULT_LORA_TARGETS } from '../halo/dpo-graph.js';
@@ -131,14 +131,20 @@ test.serial('halo-dpo resumes exactly after kill -9: final weights equal an unin
 test.serial('halo-dpo --lora resumes exactly after kill -9: the same adapters and merged weights as an uninterrupted run', async (t) =>
   resumesExactly(t, await setup(), 'lora', 'lora-cut', LORA, ['weights.safetensors', 'adapters.safetensors']));
 
-test.serial('bad input: a checkpoint from another model or other settings (LoRA or not) is refused', async (t) => {
+test.serial('bad input: a checkpoint from other settings (LoRA or not) or other pairs is refused, naming what differs', async (t) => {
   const f = await setup();
   for (const [out, extra] of [['full', ['--beta', '777']], ['full', LORA], ['lora', []], ['lora', ['--lora', '8']]] as const) {
     t.is((await dpoOnce(f, out, out === 'lora' ? LORA : [])).exitCode, 0);
     const r = await runCli('dpo', dpoArgs(f, out, [...extra]), { cwd: f.dir });
     t.is(r.exitCode, 1, `${out} ${extra.join(' ')}`);
-    t.regex(r.stderr, /checkpoint\.safetensors: this checkpoint comes from another base model or other settings/);
+    t.regex(r.stderr, /checkpoint\.safetensors: this checkpoint comes from other settings \((beta|lora): .* then, .* now\); use --force to start over/);
   }
+  // the same settings on other pairs (the patch preferences reversed) must not resume the old run
+  await writeFile(path.join(f.dir, 'pairs-other.jsonl'), jsonl(f.pairs.map((p) => ({ ...p, patch_pref: p.patch_pref.map((x: number) => -x) }))));
+  const other = await runCli('dpo', ['pairs-other.jsonl', ...dpoArgs(f, 'full').slice(1)], { cwd: f.dir });
+  t.is(other.exitCode, 1);
+  t.regex(other.stderr, /this checkpoint comes from other pairs \(3 pairs now, not the ones it was trained on\); use --force/);
+  t.notRegex(other.stderr, /resuming/);
 });
 
 async function badLora(t: any, extra: string[], pattern: RegExp) {

@@ -6,6 +6,7 @@
 // exactly), and writes OUT as a model folder that halo-sample takes with --model (built-in: weights
 // .safetensors; ONNX: the ONNX files with their trained weights). With LoRA (built-in models) only
 // the adapters train; OUT gets the merged weights and the adapters themselves (adapters.safetensors).
+import { createHash } from 'node:crypto';
 import { appendFileSync, existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -21,7 +22,7 @@ import { parseSchedule } from '../runtime/schedule.js';
 import { Trainer } from '../runtime/trainer.js';
 import { TrainingStopped, trainLoop } from '../runtime/loop.js';
 import { DEFAULT_LORA_TARGETS, DPO_METRICS, POLICY, REF, buildDpoStep } from './dpo-graph.js';
-import { dpoBatch, loadPairs } from './dpo-data.js';
+import { dpoBatch, loadPairs, type DpoPair } from './dpo-data.js';
 import { WEIGHTS, loadDpoModel, type DpoModel } from './dpo-model.js';
 import type { DpoMode } from './grandpo.js';
 
@@ -102,6 +103,36 @@ function settingsOf(o: DpoOptions, lora: LoraConfig | undefined) {
 
 const count = (n: number) => n.toLocaleString('en-US');
 
+/** A digest of the training pairs as loaded (prompts, both videos, patch preferences and weights). */
+function pairsDigest(pairs: readonly DpoPair[]): string {
+  const h = createHash('sha256');
+  const bytes = (a: Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  for (const p of pairs) {
+    h.update(`${p.prompt}\n${p.ids.join(',')}\n`);
+    for (const a of [p.win, p.lose, p.pref, p.weight]) h.update(bytes(a));
+  }
+  return h.digest('hex');
+}
+
+/** Why a checkpoint's run config is not this run's: the parts that differ, named. */
+function otherRun(saved: string | undefined, now: { pairs: { count: number }; settings: Record<string, unknown> } & Record<string, unknown>): string {
+  let old: Record<string, unknown>;
+  try {
+    old = JSON.parse(saved ?? '');
+  } catch {
+    return 'this checkpoint has no readable run settings';
+  }
+  const differs = (a: unknown, b: unknown) => JSON.stringify(a) !== JSON.stringify(b);
+  const reasons: string[] = [];
+  if (differs(old.base, now.base)) reasons.push('another base model');
+  if (differs(old.grid, now.grid) || differs(old.patches, now.patches)) reasons.push('another patch grid');
+  if (differs(old.pairs, now.pairs)) reasons.push(`other pairs (${now.pairs.count} pairs now, not the ones it was trained on)`);
+  const oldSettings = (old.settings ?? {}) as Record<string, unknown>;
+  const changed = [...new Set([...Object.keys(oldSettings), ...Object.keys(now.settings)])].filter((k) => differs(oldSettings[k], now.settings[k]));
+  if (changed.length) reasons.push(`other settings (${changed.map((k) => `${k}: ${JSON.stringify(oldSettings[k] ?? null)} then, ${JSON.stringify(now.settings[k] ?? null)} now`).join('; ')})`);
+  return `this checkpoint comes from ${reasons.join(' and ') || 'another run'}`;
+}
+
 /** Keep the log lines of steps ≤ `step` (after resuming from a checkpoint at `step`). */
 async function truncateLog(file: string, step: number): Promise<void> {
   if (!existsSync(file)) return;
@@ -154,7 +185,13 @@ export async function runDpo(o: DpoOptions, emit: (line: Record<string, unknown>
     `trainable parameters: ${count(trainableSize)} of ${count(total)} (${((100 * trainableSize) / total).toFixed(2)}%)` +
       (lora ? `; LoRA rank ${lora.rank}, alpha ${lora.alpha} on ${lora.layers.length} layers (${lora.layers.join(', ')})` : ''),
   );
-  const runConfig = { base: { name: m.name, sha256: baseSha }, grid: data.grid, patches: nPatch, settings: settingsOf(o, lora) };
+  const runConfig = {
+    base: { name: m.name, sha256: baseSha },
+    grid: data.grid,
+    patches: nPatch,
+    pairs: { count: data.pairs.length, sha256: pairsDigest(data.pairs) },
+    settings: settingsOf(o, lora),
+  };
   const configKey = JSON.stringify(runConfig);
 
   await ensureDir(o.out);
@@ -175,9 +212,7 @@ export async function runDpo(o: DpoOptions, emit: (line: Record<string, unknown>
         throw cannot(e);
       }
       // compared before loading: a checkpoint of other settings (e.g. without LoRA) holds other parameters
-      if (saved !== configKey) {
-        throw new HaloError(`${ckpt}: this checkpoint comes from another base model or other settings (${saved}); use --force to start over, or another --out`);
-      }
+      if (saved !== configKey) throw new HaloError(`${ckpt}: ${otherRun(saved, runConfig)}; use --force to start over, or another --out`);
       let r;
       try {
         r = await trainer.load(ckpt);
