@@ -63,6 +63,18 @@ test('halo-sample runs the model exported from PyTorch (ONNX files + manifest)',
   t.deepEqual([v.frames, v.height, v.width, v.fps], [8, 16, 16, 8]);
 });
 
+test('halo-sample runs halo-tiny-t2v-sincos, whose text path carries the motion: "moves left" and "moves right" give other videos from one seed', async (t) => {
+  const dir = await tempDir();
+  const prompts = ['left', 'right'].map((m) => ({ id: m, prompt: `a red circle moves ${m} on a white background` }));
+  const r = await runCli('sample', ['--model', path.join(ROOT, 'fixtures/models/halo-tiny-t2v-sincos'), '--out', 'o', '--steps', '5'], { input: jsonl(prompts), cwd: dir });
+  t.is(r.exitCode, 0, r.stderr);
+  t.is(r.records[0].model.name, 'halo-tiny-t2v-sincos');
+  const [a, b] = await Promise.all(r.records.map((x: any) => readVideo(path.join(dir, x.video))));
+  let sq = 0;
+  for (let i = 0; i < a.data.length; i++) sq += ((a.data[i] - b.data[i]) / 127.5) ** 2;
+  t.true(Math.sqrt(sq / a.data.length) > 0.05, `RMS difference ${Math.sqrt(sq / a.data.length)}`);
+});
+
 async function badModel(edit: (m: any) => void) {
   const dir = await tempDir();
   const model = path.join(dir, 'model');
