@@ -189,17 +189,27 @@ test.serial('bad input: a record whose video is missing names the record', async
 });
 
 test.serial('the shipped model (the default) boxes patches the oracle also marks defective', async (t) => {
-  // A held-out video with a colour shift and flicker in its lower right corner (eval split, seed 2).
+  // 16 held-out videos (eval split, seed 2: 4 prompts × 4 videos, clean, mismatched or corrupted); video 3
+  // has a colour shift and flicker in its lower right corner (the picture of docs/reward-model.md).
   const sub = path.join(dir, 'shipped');
   const { labels: held } = await makeRewardFixture(sub, 4, { split: 'eval', seed: 2, perPrompt: 4 });
-  const rec = held[3]!;
-  const r = await runCli('score', ['--overlay', 'ov', '-'], { cwd: sub, input: jsonl([rec]) });
+  const r = await runCli('score', ['--overlay', 'ov', '-'], { cwd: sub, input: jsonl(held) });
   t.is(r.exitCode, 0, r.stderr);
-  const s = r.records[0]!.scores;
-  t.regex(s.model, /^halo-tiny-rm@/);
-  const boxed = (s.patch.overall as number[]).flatMap((x, i) => (x < 2.5 ? [i] : []));
-  t.true(boxed.length > 0, 'some patches are boxed');
-  const oracleBad = (i: number) => ['visual_quality', 'temporal_consistency', 'dynamic_degree', 'text_alignment', 'factual_consistency'].some((a) => rec.labels.patch[a][i] < 2.5);
-  t.deepEqual(boxed.filter((i) => !oracleBad(i)), [], 'every boxed patch is one the oracle scores below 2.5');
-  t.true(existsSync(path.join(sub, r.records[0]!.overlay)));
+  const oracleBad = (rec: any, i: number) => ['visual_quality', 'temporal_consistency', 'dynamic_degree', 'text_alignment', 'factual_consistency'].some((a) => rec.labels.patch[a][i] < 2.5);
+  let boxed = 0;
+  let right = 0;
+  r.records.forEach((out: any, k: number) => {
+    t.regex(out.scores.model, /^halo-tiny-rm@/);
+    (out.scores.patch.overall as number[]).forEach((x, i) => {
+      if (x >= 2.5) return;
+      boxed++;
+      if (oracleBad(held[k], i)) right++;
+    });
+  });
+  t.true(boxed > 0, 'some patches are boxed');
+  t.true(right / boxed >= 0.8, `${right} of ${boxed} boxed patches are defective for the oracle`);
+  // the corrupted corner of video 3: its worst patch is one the oracle marks
+  const worst = (r.records[3]!.scores.patch.overall as number[]).reduce((m, x, i, a) => (x < a[m]! ? i : m), 0);
+  t.true(oracleBad(held[3], worst), `worst patch ${worst}`);
+  t.true(existsSync(path.join(sub, r.records[3]!.overlay)));
 });
