@@ -202,7 +202,6 @@ async function truncateLog(file: string, step: number) {
   await writeFile(file, keep.map((l) => l + '\n').join(''));
 }
 
-/** Write a model folder: weights.safetensors (text.* and den.* parameters) and manifest.json. */
 /** Options that make a different run: resuming a checkpoint under other values would mix two runs. */
 const RUN_DEFINING = ['arch', 'batch', 'seed', 'textEncoder', 'textPooling'] as const;
 
@@ -215,6 +214,7 @@ function checkResume(ckpt: string, stored: unknown, now: { options: PretrainOpti
     throw new HaloError(`${ckpt}: this run's model config differs from the one these options make; use another --out`);
 }
 
+/** Write a model folder: weights.safetensors (text.* and den.* parameters) and manifest.json. */
 export async function exportModel(dir: string, config: T2VConfig, tokenizer: Tokenizer, params: Record<string, Tensor>, provenance: Record<string, unknown>) {
   await mkdir(dir, { recursive: true });
   writeSafetensors(path.join(dir, 'weights.safetensors'), params, { format: 'halo-weights/1', model: MODEL_NAME });
