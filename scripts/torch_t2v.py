@@ -4,7 +4,8 @@ model folder (manifest.json + safetensors weights, read directly), for the bench
 Runtime with PyTorch: scripts/bench-sample.py (sampling) and scripts/bench-dpo.py (a Gran-DPO training
 step). The networks are functions of a weight dict (names as in the safetensors file), so a caller can
 run the same network with other weights, e.g. a trainable policy copy beside the frozen base weights.
-Mirrors src/models/networks.ts and src/models/layers.ts; only the DiT denoiser is implemented.
+Mirrors src/models/networks.ts and src/models/layers.ts; only the DiT denoiser (learned or sin/cos token
+positions) is implemented.
 """
 import json
 import math
@@ -35,6 +36,24 @@ def read_safetensors(path):
 def lin(w, name, x):
     """x · W + b with W stored (in, out) as the graph library stores it (one addmm, as nn.Linear)."""
     return F.linear(x, w[f'{name}.weight'].t(), w[f'{name}.bias'])
+
+
+def sincos_positions(grid, width):
+    """Fixed 3-D token positions [gt·gh·gw, width] as sincosPositions in src/models/networks.ts: a time part
+    (a quarter of the width, rounded to even) and equal row and column parts, each sin then cos of its grid
+    index times 10000^(−k/(n/2))."""
+    nt = 2 * (width // 8)
+    ns = 2 * ((width - nt) // 4)
+    gt, gh, gw = grid
+
+    def part(n, idx):
+        half = n // 2
+        w = torch.pow(torch.tensor(10000.0, dtype=torch.float64), -torch.arange(half, dtype=torch.float64) / half)
+        a = idx.to(torch.float64)[:, None] * w[None]
+        return torch.cat([a.sin(), a.cos()], 1)
+
+    t, y, x = torch.meshgrid(torch.arange(gt), torch.arange(gh), torch.arange(gw), indexing='ij')
+    return torch.cat([part(nt, t.reshape(-1)), part(ns, y.reshape(-1)), part(ns, x.reshape(-1))], 1).to(torch.float32)
 
 
 def attention(w, name, x, heads, mask=None):
@@ -107,7 +126,8 @@ class T2V:
         gt, gh, gw = T // pt, H // ph, W // pw
         tok = x.reshape(B, C, gt, pt, gh, ph, gw, pw).permute(0, 2, 4, 6, 1, 3, 5, 7).reshape(B, gt * gh * gw, -1)
         D = c['width']
-        h = lin(w, f'{p}embed', tok) + w[f'{p}pos']
+        pos = w[f'{p}pos'] if c.get('positions', 'learned') == 'learned' else sincos_positions((gt, gh, gw), D)
+        h = lin(w, f'{p}embed', tok) + pos
         half = 32
         freqs = 1000 * torch.exp(-math.log(10000) * torch.arange(half, dtype=torch.float32) / half)
         arg = t[:, None] * freqs[None]

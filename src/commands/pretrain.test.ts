@@ -1,5 +1,5 @@
 // halo-pretrain end to end, a few steps at batch 2: the log, the model folder (text-encoder pooling,
-// provenance), and `--text-encoder frozen` against the default (trained).
+// provenance), and the default frozen, mean-pooled text encoder against `--text-encoder train`.
 import test from 'ava';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -19,14 +19,15 @@ async function pretrainRun(steps: number, extra: string[] = []) {
 const same = (a: Tensor, b: Tensor) => (a.data as Float32Array).every((v, i) => v === (b.data as Float32Array)[i]);
 const names = (w: Record<string, Tensor>, prefix: string) => Object.keys(w).filter((k) => k.startsWith(prefix));
 
-test('halo-pretrain: log, model folder; --text-encoder frozen keeps the text encoder, the default trains it', async (t) => {
-  const frozen = ['--text-encoder', 'frozen', '--text-pooling', 'mean'];
-  const [one, three, trained] = await Promise.all([pretrainRun(1, frozen), pretrainRun(3, frozen), pretrainRun(3)]);
+test('halo-pretrain: log, model folder; the default keeps the text encoder frozen, --text-encoder train trains it', async (t) => {
+  const trainedArgs = ['--text-encoder', 'train', '--text-pooling', 'bos'];
+  const [one, three, trained] = await Promise.all([pretrainRun(1), pretrainRun(3), pretrainRun(3, trainedArgs)]);
   t.is(three.log.length, 3);
   for (const k of ['step', 'loss', 'mse', 'grad_norm', 'lr', 'seconds']) t.true(k in three.log[2], k);
   t.is(three.manifest.kind, 't2v');
   t.is(three.manifest.text_encoder.config.pooling, 'mean');
-  t.is(trained.manifest.text_encoder.config.pooling, undefined); // <bos> pooling, as the shipped weights
+  t.is(trained.manifest.text_encoder.config.pooling, undefined); // <bos> pooling
+  t.is(three.manifest.denoiser.config.positions, 'sincos'); // the default design, --arch dit-sincos
   t.is(three.manifest.provenance.text_encoder, 'frozen');
   t.is(trained.manifest.provenance.text_encoder, 'train');
   t.is(three.manifest.provenance.steps, 3);
@@ -43,9 +44,9 @@ test('halo-pretrain resumes a run with its own options and refuses other text-en
   const out = path.join(await tempDir('halo-pretrain-'), 'run');
   const args = ['--out', out, '--batch', '2', '--warmup', '1', '--checkpoint-every', '1'];
   t.is((await runCli('pretrain', [...args, '--steps', '2'])).exitCode, 0);
-  const other = await runCli('pretrain', [...args, '--steps', '3', '--text-pooling', 'mean']);
+  const other = await runCli('pretrain', [...args, '--steps', '3', '--text-pooling', 'bos']);
   t.not(other.exitCode, 0);
-  t.regex(other.stderr, /textPooling bos.*not mean/);
+  t.regex(other.stderr, /textPooling mean.*not bos/);
   const again = await runCli('pretrain', [...args, '--steps', '3']);
   t.is(again.exitCode, 0, again.stderr);
   t.regex(again.stderr, /resumed from .* at step 2/);

@@ -44,11 +44,15 @@ test('halo-sample writes one playable video and one record per (prompt, seed), r
   t.deepEqual(again.records, r.records);
   t.deepEqual(await readFile(r.records[3].video), before);
 
-  // one prompt alone, batch 1: the same seed gives the same video
+  // one prompt alone, batch 1: the same seed gives the same video, up to float rounding (ONNX Runtime's
+  // kernels are not bit-for-bit alike at every batch size: a pixel may land one level off, rarely)
   const out2 = path.join(dir, 'out2');
   const one = await runCli('sample', ['--out', out2, '--seed', '6', '--steps', '3', '--batch', '1'], { input: jsonl([PROMPTS[1]]) });
   t.is(one.exitCode, 0, one.stderr);
-  t.deepEqual((await readVideo(one.records[0].video)).data, first[3]);
+  const alone = (await readVideo(one.records[0].video)).data;
+  const off = alone.filter((v, i) => v !== first[3][i]);
+  t.true(alone.every((v, i) => Math.abs(v - first[3][i]) <= 1), 'no value more than one level off');
+  t.true(off.length <= alone.length / 1000, `${off.length} values one level off`);
 });
 
 test('halo-sample runs the model exported from PyTorch (ONNX files + manifest)', async (t) => {
@@ -63,12 +67,12 @@ test('halo-sample runs the model exported from PyTorch (ONNX files + manifest)',
   t.deepEqual([v.frames, v.height, v.width, v.fps], [8, 16, 16, 8]);
 });
 
-test('halo-sample runs halo-tiny-t2v-sincos, whose text path carries the motion: "moves left" and "moves right" give other videos from one seed', async (t) => {
+test('the default model reads the motion words: "moves left" and "moves right" give other videos from one seed', async (t) => {
   const dir = await tempDir();
   const prompts = ['left', 'right'].map((m) => ({ id: m, prompt: `a red circle moves ${m} on a white background` }));
-  const r = await runCli('sample', ['--model', path.join(ROOT, 'fixtures/models/halo-tiny-t2v-sincos'), '--out', 'o', '--steps', '5'], { input: jsonl(prompts), cwd: dir });
+  const r = await runCli('sample', ['--out', 'o', '--steps', '5'], { input: jsonl(prompts), cwd: dir });
   t.is(r.exitCode, 0, r.stderr);
-  t.is(r.records[0].model.name, 'halo-tiny-t2v-sincos');
+  t.is(r.records[0].model.name, 'halo-tiny-t2v');
   const [a, b] = await Promise.all(r.records.map((x: any) => readVideo(path.join(dir, x.video))));
   let sq = 0;
   for (let i = 0; i < a.data.length; i++) sq += ((a.data[i] - b.data[i]) / 127.5) ** 2;

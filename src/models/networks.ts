@@ -18,10 +18,10 @@ export interface TextEncoderConfig {
   heads: number;
   layers: number;
   /**
-   * How the per-token outputs become the prompt's vector: 'bos' (the <bos> position's output; the
-   * shipped halo-tiny-t2v) or 'mean' (the mean over the non-padding positions, <bos> included).
-   * Absent means 'bos'. The shipped encoder reads only the colour and background words (docs/generator.md,
-   * "The text path").
+   * How the per-token outputs become the prompt's vector: 'bos' (the <bos> position's output) or 'mean'
+   * (the mean over the non-padding positions, <bos> included; the shipped halo-tiny-t2v). Absent means
+   * 'bos'. A trained encoder pooled at <bos> learnt to read only the colour and background words
+   * (docs/generator.md, "The text path").
    */
   pooling?: 'bos' | 'mean';
 }
@@ -34,8 +34,8 @@ export interface DiTConfig {
   heads: number;
   mlp: number;
   /**
-   * Token positions: 'learned' (a parameter per token; absent means learned, the shipped model) or
-   * 'sincos' (fixed sin/cos features of the token's time, row and column, see sincosPositions).
+   * Token positions: 'learned' (a parameter per token; absent means learned) or 'sincos' (fixed sin/cos
+   * features of the token's time, row and column, see sincosPositions; the shipped model).
    */
   positions?: 'learned' | 'sincos';
 }

@@ -28,7 +28,7 @@ export const DENOISERS: Record<string, DenoiserConfig> = {
   dit: { architecture: 'dit', patch: [4, 8, 8], width: 128, depth: 4, heads: 4, mlp: 512 },
   /** the same DiT on 2×8×8 tokens (128 of them): motion within a token spans 2 frames, not 4 */
   'dit-t2': { architecture: 'dit', patch: [2, 8, 8], width: 128, depth: 4, heads: 4, mlp: 512 },
-  /** the DiT with fixed sin/cos 3-D token positions instead of learned ones */
+  /** the DiT with fixed sin/cos 3-D token positions instead of learned ones (the shipped weights, the default) */
   'dit-sincos': { architecture: 'dit', patch: [4, 8, 8], width: 128, depth: 4, heads: 4, mlp: 512, positions: 'sincos' },
   unet3d: { architecture: 'unet3d', patch: [2, 4, 4], channels: [64, 128], mid: 2, groups: 8 },
 };
@@ -66,18 +66,18 @@ export interface PretrainOptions {
   twoObjects?: number;
   condDrop?: number;
   /**
-   * 'train' trains the text encoder with the denoiser (the shipped weights); 'frozen' keeps it at its
-   * seeded random initialisation, as real text-to-video models keep a pretrained one frozen. Trained,
-   * it learns to drop the motion and shape words (docs/generator.md).
+   * 'frozen' (the default, the shipped weights) keeps the text encoder at its seeded random
+   * initialisation, as real text-to-video models keep a pretrained one frozen; 'train' trains it with the
+   * denoiser, and it then learns to drop the motion and shape words (docs/generator.md).
    */
   textEncoder: 'train' | 'frozen';
-  /** The text encoder's pooling ('bos': the shipped weights; 'mean': TextEncoderConfig.pooling). */
+  /** The text encoder's pooling ('mean': the default, the shipped weights; 'bos': TextEncoderConfig.pooling). */
   textPooling: 'bos' | 'mean';
 }
 
 export const PRETRAIN_DEFAULTS: Omit<PretrainOptions, 'out'> = {
-  arch: 'dit', steps: 4000, batch: 32, lr: 1e-3, warmup: 200, finalRatio: 0.1, ema: 0.999, clip: 1, seed: 0,
-  logEvery: 50, checkpointEvery: 250, threads: 2, textEncoder: 'train', textPooling: 'bos',
+  arch: 'dit-sincos', steps: 4000, batch: 32, lr: 1e-3, warmup: 200, finalRatio: 0.1, ema: 0.999, clip: 1, seed: 0,
+  logEvery: 50, checkpointEvery: 250, threads: 2, textEncoder: 'frozen', textPooling: 'mean',
 };
 
 export interface PretrainResult {
