@@ -7,13 +7,16 @@ import type { Tensor } from '../graph/tensor.js';
 import { readSafetensors } from '../runtime/safetensors.js';
 import { runCli, tempDir } from '../testing/cli.js';
 
-async function pretrainRun(steps: number, extra: string[] = []) {
+async function pretrainRun(steps: number, extra: string[] = [], runFiles = false) {
   const out = path.join(await tempDir('halo-pretrain-'), 'run');
   const r = await runCli('pretrain', ['--out', out, '--steps', String(steps), '--batch', '2', '--warmup', '1', '--log-every', '1', ...extra]);
   if (r.exitCode !== 0) throw new Error(r.stderr);
   const manifest = JSON.parse(await readFile(path.join(out, 'model', 'manifest.json'), 'utf8'));
   const log = (await readFile(path.join(out, 'train.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
-  return { manifest, log, weights: readSafetensors(path.join(out, 'model', 'weights.safetensors')).tensors };
+  const weights = readSafetensors(path.join(out, 'model', 'weights.safetensors')).tensors;
+  if (!runFiles) return { manifest, log, weights, checkpoint: {}, ema: {} };
+  const checkpoint = readSafetensors(path.join(out, 'checkpoint.safetensors')).tensors;
+  return { manifest, log, weights, checkpoint, ema: readSafetensors(path.join(out, 'ema.safetensors')).tensors };
 }
 
 const same = (a: Tensor, b: Tensor) => (a.data as Float32Array).every((v, i) => v === (b.data as Float32Array)[i]);
@@ -38,6 +41,17 @@ test('halo-pretrain: log, model folder; the default keeps the text encoder froze
   t.false(same(one.weights['den.embed.weight']!, three.weights['den.embed.weight']!));
   // trained: the text encoder's weights move
   t.true(text.some((k) => !same(trained.weights[k]!, three.weights[k]!)));
+});
+
+test('halo-pretrain: the model folder gets the last step\'s parameters, or their EMA with --weights ema', async (t) => {
+  const [raw, ema] = await Promise.all([pretrainRun(3, [], true), pretrainRun(3, ['--weights', 'ema'], true)]);
+  const k = 'den.embed.weight';
+  t.true(same(raw.weights[k]!, raw.checkpoint[`param/${k}`]!), 'raw: the checkpoint\'s parameters');
+  t.false(same(ema.weights[k]!, ema.checkpoint[`param/${k}`]!), 'ema: not the last parameters');
+  t.true(same(ema.weights[k]!, ema.ema[k]!), 'ema: the run folder\'s EMA');
+  t.true(same(raw.checkpoint[`param/${k}`]!, ema.checkpoint[`param/${k}`]!), 'the same training either way');
+  t.is(raw.manifest.provenance.weights, 'raw');
+  t.is(ema.manifest.provenance.weights, 'ema');
 });
 
 test('halo-pretrain resumes a run with its own options and refuses other text-encoder options', async (t) => {

@@ -20,7 +20,8 @@ export const pretrainCommand: CommandSpec = {
       .option('batch', { type: 'number', default: d.batch })
       .option('lr', { type: 'number', default: d.lr })
       .option('warmup', { type: 'number', default: d.warmup })
-      .option('ema', { type: 'number', default: d.ema })
+      .option('ema', { type: 'number', default: d.ema, describe: 'EMA decay of the weights (kept in the run folder)' })
+      .option('weights', { choices: ['raw', 'ema'], default: d.weights, describe: "the model folder's weights: the last step's parameters, or their EMA; re-running a finished run with the other choice re-exports it" })
       .option('seed', { type: 'number', default: d.seed })
       .option('threads', { type: 'number', default: d.threads, describe: 'ONNX Runtime intra-op threads' })
       .option('text-encoder', { choices: ['train', 'frozen'], default: d.textEncoder, describe: 'train the text encoder with the denoiser, or keep it at its random initialisation' })
@@ -48,6 +49,7 @@ export const pretrainCommand: CommandSpec = {
         lr: Number(args.lr),
         warmup: Number(args.warmup),
         ema: Number(args.ema),
+        weights: args.weights as 'raw' | 'ema',
         seed: Number(args.seed),
         threads: Number(args.threads),
         textEncoder: args['text-encoder'] as 'train' | 'frozen',
