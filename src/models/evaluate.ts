@@ -22,8 +22,11 @@ export interface QualityFigures {
   all: number;
   /** share of patches with an aspect below the oracle's defect threshold */
   patch_defect_rate: number;
-  /** one-object prompts by their motion: how many, and the share that moves as the prompt says */
-  direction_by_motion: Record<string, { videos: number; direction: number }>;
+  /**
+   * One-object prompts by their motion: how many, the share that moves as the prompt says, and what the
+   * oracle saw instead (observed motion → videos; 'absent' when it found no object).
+   */
+  direction_by_motion: Record<string, { videos: number; direction: number; observed: Record<string, number> }>;
   seconds: number;
 }
 
@@ -41,7 +44,7 @@ export async function evaluateGenerator(gen: Generator, scenes: Scene[], seeds: 
   const jobs = scenes.flatMap((scene) => seeds.map((seed) => ({ scene, seed, prompt: formatScene(scene) })));
   const clips: EvalClip[] = [];
   const count = { colour: 0, dir: 0, shape: 0, bg: 0, all: 0, patches: 0, defective: 0 };
-  const byMotion: Record<string, { videos: number; right: number }> = {};
+  const byMotion: Record<string, { videos: number; right: number; observed: Record<string, number> }> = {};
   const t0 = performance.now();
   const nullText = await gen.encode([null]);
   const D = gen.textDim;
@@ -68,9 +71,11 @@ export async function evaluateGenerator(gen: Generator, scenes: Scene[], seeds: 
       if (one) count.colour++;
       if (f.directionMatch) count.dir++;
       if (j.scene.objects.length === 1) {
-        const m = (byMotion[j.scene.objects[0].motion] ??= { videos: 0, right: 0 });
+        const m = (byMotion[j.scene.objects[0].motion] ??= { videos: 0, right: 0, observed: {} });
         m.videos++;
         if (f.directionMatch) m.right++;
+        const seen = f.objects[0]?.observedMotion ?? 'absent';
+        m.observed[seen] = (m.observed[seen] ?? 0) + 1;
       }
       if (f.shapeMatch) count.shape++;
       if (f.backgroundMatch) count.bg++;
@@ -94,7 +99,7 @@ export async function evaluateGenerator(gen: Generator, scenes: Scene[], seeds: 
     background: r3(count.bg / n),
     all: r3(count.all / n),
     patch_defect_rate: r3(count.defective / count.patches),
-    direction_by_motion: Object.fromEntries(MOTIONS.filter((k) => byMotion[k]).map((k) => [k, { videos: byMotion[k].videos, direction: r3(byMotion[k].right / byMotion[k].videos) }])),
+    direction_by_motion: Object.fromEntries(MOTIONS.filter((k) => byMotion[k]).map((k) => [k, { videos: byMotion[k].videos, direction: r3(byMotion[k].right / byMotion[k].videos), observed: byMotion[k].observed }])),
     seconds: Math.round((performance.now() - t0) / 100) / 10,
   };
   return { figures, clips };
