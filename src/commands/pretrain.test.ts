@@ -14,9 +14,9 @@ async function pretrainRun(steps: number, extra: string[] = [], runFiles = false
   const manifest = JSON.parse(await readFile(path.join(out, 'model', 'manifest.json'), 'utf8'));
   const log = (await readFile(path.join(out, 'train.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
   const weights = readSafetensors(path.join(out, 'model', 'weights.safetensors')).tensors;
-  if (!runFiles) return { manifest, log, weights, checkpoint: {}, ema: {} };
+  if (!runFiles) return { out, manifest, log, weights, checkpoint: {}, ema: {} };
   const checkpoint = readSafetensors(path.join(out, 'checkpoint.safetensors')).tensors;
-  return { manifest, log, weights, checkpoint, ema: readSafetensors(path.join(out, 'ema.safetensors')).tensors };
+  return { out, manifest, log, weights, checkpoint, ema: readSafetensors(path.join(out, 'ema.safetensors')).tensors };
 }
 
 const same = (a: Tensor, b: Tensor) => (a.data as Float32Array).every((v, i) => v === (b.data as Float32Array)[i]);
@@ -52,6 +52,16 @@ test('halo-pretrain: the model folder gets the last step\'s parameters, or their
   t.true(same(raw.checkpoint[`param/${k}`]!, ema.checkpoint[`param/${k}`]!), 'the same training either way');
   t.is(raw.manifest.provenance.weights, 'raw');
   t.is(ema.manifest.provenance.weights, 'ema');
+
+  // re-running the finished ema run with --weights raw re-exports it without training a step more
+  const again = await runCli('pretrain', ['--out', ema.out, '--steps', '3', '--batch', '2', '--warmup', '1', '--log-every', '1', '--weights', 'raw']);
+  t.is(again.exitCode, 0, again.stderr);
+  const log = (await readFile(path.join(ema.out, 'train.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+  t.is(log.length, 3);
+  const manifest = JSON.parse(await readFile(path.join(ema.out, 'model', 'manifest.json'), 'utf8'));
+  t.is(manifest.provenance.weights, 'raw');
+  t.is(manifest.provenance.final_loss, log[2].loss); // the resumed run's final loss is the log's last
+  t.true(same(readSafetensors(path.join(ema.out, 'model', 'weights.safetensors')).tensors[k]!, ema.checkpoint[`param/${k}`]!));
 });
 
 test('halo-pretrain resumes a run with its own options and refuses other text-encoder options', async (t) => {

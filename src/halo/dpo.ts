@@ -8,19 +8,19 @@
 // the adapters train; OUT gets the merged weights and the adapters themselves (adapters.safetensors).
 import { createHash } from 'node:crypto';
 import { appendFileSync, existsSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { HaloError, UsageError } from '../cli/errors.js';
 import { GradError } from '../graph/autodiff.js';
 import { isLoraParam, loraScale, mergeLora, type LoraConfig } from '../graph/lora.js';
 import { numel, type Tensor } from '../graph/tensor.js';
-import { ensureDir, writeFileAtomic } from '../io/atomic.js';
+import { ensureDir } from '../io/atomic.js';
 import type { ReadOptions } from '../io/jsonl.js';
 import type { Device } from '../runtime/ort.js';
 import { readSafetensorsMetadata, writeSafetensors } from '../runtime/safetensors.js';
 import { parseSchedule } from '../runtime/schedule.js';
 import { Trainer } from '../runtime/trainer.js';
-import { TrainingStopped, trainLoop } from '../runtime/loop.js';
+import { TrainingStopped, trainLoop, truncateStepLog } from '../runtime/loop.js';
 import { DEFAULT_LORA_TARGETS, DPO_METRICS, POLICY, REF, buildDpoStep } from './dpo-graph.js';
 import { dpoBatch, loadPairs, type DpoPair } from './dpo-data.js';
 import { WEIGHTS, loadDpoModel, type DpoModel } from './dpo-model.js';
@@ -133,13 +133,6 @@ function otherRun(saved: string | undefined, now: { pairs: { count: number }; se
   return `this checkpoint comes from ${reasons.join(' and ') || 'another run'}`;
 }
 
-/** Keep the log lines of steps ≤ `step` (after resuming from a checkpoint at `step`). */
-async function truncateLog(file: string, step: number): Promise<void> {
-  if (!existsSync(file)) return;
-  const keep = (await readFile(file, 'utf8')).split('\n').filter((l) => l.trim() && JSON.parse(l).step <= step);
-  await writeFileAtomic(file, keep.map((l) => `${l}\n`).join(''));
-}
-
 export async function runDpo(o: DpoOptions, emit: (line: Record<string, unknown>) => void, log: (m: string) => void): Promise<{ out: string; steps: number }> {
   if (!(o.steps >= 1)) throw new UsageError('--steps must be at least 1');
   const model = await loadDpoModel(o.model);
@@ -219,7 +212,7 @@ export async function runDpo(o: DpoOptions, emit: (line: Record<string, unknown>
       } catch (e) {
         throw cannot(e);
       }
-      await truncateLog(logFile, r.step);
+      await truncateStepLog(logFile, r.step);
       log(`resuming from ${ckpt} at step ${r.step}`);
     } else {
       await rm(logFile, { force: true });

@@ -7,12 +7,13 @@
 
 import { HaloError } from '../cli/errors.js';
 import { existsSync } from 'node:fs';
-import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Tensor, cloneTensor } from '../graph/tensor.js';
 import { buildTrainStep } from '../graph/train-step.js';
 import { readSafetensors, writeSafetensors } from '../runtime/safetensors.js';
 import { Trainer } from '../runtime/trainer.js';
+import { truncateStepLog } from '../runtime/loop.js';
 import { WORDS } from '../world/grammar.js';
 import { DEFAULT_DATA, WorldData } from './data.js';
 import { MANIFEST_FILE, MANIFEST_FORMAT, T2VManifest } from './manifest.js';
@@ -128,7 +129,8 @@ export async function pretrain(o: PretrainOptions, log: (line: string) => void):
       if (Number(e.metadata.step) !== r.step) throw new HaloError(`${emaFile}: EMA is at step ${e.metadata.step}, checkpoint at ${r.step}; delete the run folder to start over`);
       ema = e.tensors;
       elapsedBefore = Number(e.metadata.seconds ?? 0);
-      resumedLoss = await truncateLog(logFile, r.step);
+      const kept = await truncateStepLog(logFile, r.step);
+      resumedLoss = kept.length ? Number(kept[kept.length - 1]!.loss) : NaN;
       log(`resumed from ${ckpt} at step ${r.step}`);
     } else {
       ema = Object.fromEntries(Object.entries(await trainer.getParams()).map(([k, v]) => [k, cloneTensor(v)]));
@@ -200,19 +202,6 @@ export async function pretrain(o: PretrainOptions, log: (line: string) => void):
 async function save(trainer: Trainer, ckpt: string, emaFile: string, ema: Record<string, Tensor>, step: number, seconds: number) {
   writeSafetensors(emaFile, ema, { step: String(step), seconds: seconds.toFixed(2) });
   await trainer.save(ckpt);
-}
-
-/** Cut the log back to `step`; returns the loss logged at the last step kept (NaN if none). */
-async function truncateLog(file: string, step: number): Promise<number> {
-  let text = '';
-  try {
-    text = await readFile(file, 'utf8');
-  } catch {
-    return NaN;
-  }
-  const keep = text.split('\n').filter((l) => l && JSON.parse(l).step <= step);
-  await writeFile(file, keep.map((l) => l + '\n').join(''));
-  return keep.length ? Number(JSON.parse(keep[keep.length - 1]!).loss) : NaN;
 }
 
 /** Options that make a different run: resuming a checkpoint under other values would mix two runs. */

@@ -4,6 +4,7 @@
 
 import * as fs from 'node:fs';
 import { Rng } from '../graph/rng.js';
+import { writeFileAtomic } from '../io/atomic.js';
 import { Tensor } from '../graph/tensor.js';
 import { Schedule } from './schedule.js';
 import { NonFiniteError, StepResult, Trainer } from './trainer.js';
@@ -68,4 +69,16 @@ export async function trainLoop(o: LoopOptions): Promise<StepResult[]> {
 
 export function checkpointExists(path: string): boolean {
   return fs.existsSync(path);
+}
+
+/**
+ * Cut a JSONL training log (one `{"step", …}` line per step) back to the steps ≤ `step`, after resuming
+ * from a checkpoint taken there; rewritten atomically. Returns the records kept (none for a missing log).
+ */
+export async function truncateStepLog(file: string, step: number): Promise<Array<{ step: number } & Record<string, unknown>>> {
+  if (!fs.existsSync(file)) return [];
+  const lines = (await fs.promises.readFile(file, 'utf8')).split('\n').filter((l) => l.trim());
+  const keep = lines.map((l) => ({ line: l, rec: JSON.parse(l) })).filter((x) => x.rec.step <= step);
+  await writeFileAtomic(file, keep.map((x) => `${x.line}\n`).join(''));
+  return keep.map((x) => x.rec);
 }
