@@ -15,7 +15,7 @@ import { Device } from '../runtime/ort.js';
 import { readSafetensors } from '../runtime/safetensors.js';
 import { Session } from '../runtime/session.js';
 import { LoadedManifest, OnnxPart, T2VManifest, TensorSpec, isOnnxPart, loadT2VManifest } from './manifest.js';
-import { DenoiserConfig, TextEncoderConfig } from './networks.js';
+import { DenoiserConfig, TextEncoderConfig, textFeatureSize } from './networks.js';
 import { Schedule } from './schedule.js';
 import { toX0 } from './sampler.js';
 import { T2VConfig, denoiserGraph, textEncoderGraph } from './t2v.js';
@@ -88,7 +88,7 @@ export class Generator {
     if (!isOnnxPart(textPart)) {
       if (textPart.architecture !== 'text-transformer') throw new HaloError(`${loaded.file}: text_encoder.architecture: unknown built-in '${textPart.architecture}'`);
       const cfg = textPart.config as unknown as TextEncoderConfig;
-      textDim = cfg.width;
+      textDim = textFeatureSize(cfg);
       const prefix = String(textPart.prefix ?? 'text.');
       const rows = o.batch;
       const g = bake(textEncoderGraph({ text: cfg } as T2VConfig, rows, prefix), weights!, loaded.file, 'text_encoder');

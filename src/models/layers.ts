@@ -46,13 +46,22 @@ export function conditioning(g: GraphBuilder, name: string, t: Value, text: Valu
   return g.scope(name, () => g.add(te, xe));
 }
 
-/** DiT block with adaLN-zero: modulation from c (gates start at zero, so each block starts as identity). */
-export function ditBlock(g: GraphBuilder, name: string, x: Value, c: Value, o: { heads: number; mlp: number }): Value {
+/**
+ * DiT block with adaLN-zero: modulation from c (gates start at zero, so each block starts as identity).
+ * With `words` ([B, L, D'], masked by `mask`), a cross-attention to them follows the self-attention,
+ * gated the same way.
+ */
+export function ditBlock(g: GraphBuilder, name: string, x: Value, c: Value, o: { heads: number; mlp: number; words?: Value; mask?: Value }): Value {
   const D = x.shape[2];
-  const mod = linear(g, `${name}.ada`, g.silu(c), 6 * D, { init: 'zeros' });
-  const [sh1, sc1, g1, sh2, sc2, g2] = g.scope(name, () => g.split(mod, [D, D, D, D, D, D], 1));
+  const parts = o.words ? 7 : 6;
+  const mod = linear(g, `${name}.ada`, g.silu(c), parts * D, { init: 'zeros' });
+  const [sh1, sc1, g1, sh2, sc2, g2, gx] = g.scope(name, () => g.split(mod, new Array<number>(parts).fill(D), 1));
   const a = attention(g, `${name}.attn`, modulate(g, layerNorm(g, `${name}.ln1`, x, { affine: false, eps: 1e-6 }), sh1, sc1), { heads: o.heads });
-  const h = g.scope(name, () => g.add(x, g.mul(a, g.unsqueeze(g1, [1]))));
+  let h = g.scope(name, () => g.add(x, g.mul(a, g.unsqueeze(g1, [1]))));
+  if (o.words) {
+    const xa = attention(g, `${name}.xattn`, layerNorm(g, `${name}.ln3`, h, { affine: false, eps: 1e-6 }), { heads: o.heads, context: o.words, mask: o.mask });
+    h = g.scope(name, () => g.add(h, g.mul(xa, g.unsqueeze(gx, [1]))));
+  }
   const m = mlp(g, `${name}.mlp`, modulate(g, layerNorm(g, `${name}.ln2`, h, { affine: false, eps: 1e-6 }), sh2, sc2), o.mlp, { act: 'gelu_tanh' });
   return g.scope(name, () => g.add(h, g.mul(m, g.unsqueeze(g2, [1]))));
 }

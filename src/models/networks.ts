@@ -24,6 +24,16 @@ export interface TextEncoderConfig {
    * (docs/generator.md, "The text path").
    */
   pooling?: 'bos' | 'mean';
+  /**
+   * Also output every position's features (zero at padding) after the pooled vector, for a denoiser
+   * that cross-attends to the words (DiTConfig.textWords): text is then [B, width·(1 + length)].
+   */
+  words?: boolean;
+}
+
+/** Values per prompt of a text encoder's output: the pooled vector, and the word vectors with `words`. */
+export function textFeatureSize(cfg: TextEncoderConfig): number {
+  return cfg.width * (cfg.words ? 1 + cfg.length : 1);
 }
 
 export interface DiTConfig {
@@ -38,6 +48,12 @@ export interface DiTConfig {
    * features of the token's time, row and column, see sincosPositions; the shipped model).
    */
   positions?: 'learned' | 'sincos';
+  /**
+   * The text input holds a pooled vector followed by this many word vectors of the same width (zero
+   * rows are padding; TextEncoderConfig.words): every block then cross-attends to the words, after its
+   * self-attention, with an adaLN-zero gate. Absent: the text input is the pooled vector alone.
+   */
+  textWords?: number;
 }
 
 /**
@@ -101,10 +117,14 @@ export function buildTextEncoder(g: GraphBuilder, prefix: string, ids: Value, cf
   const mask = g.reshape(g.where(pad, -1e9, g.scalar(0)), [B, 1, 1, L]);
   for (let i = 0; i < cfg.layers; i++) h = transformerBlock(g, p(`block${i}`), h, { heads: cfg.heads, mlp: 4 * cfg.width, mask });
   h = layerNorm(g, p('ln'), h);
-  if ((cfg.pooling ?? 'bos') === 'bos') return g.reshape(g.slice(h, [0], [1], [1]), [B, cfg.width]);
   const keep = g.where(pad, 0, g.scalar(1));
-  const sum = g.reduceSum(g.mul(h, g.unsqueeze(keep, [2])), [1], false);
-  return g.div(sum, g.reduceSum(keep, [1], true));
+  const pooled =
+    (cfg.pooling ?? 'bos') === 'bos'
+      ? g.reshape(g.slice(h, [0], [1], [1]), [B, cfg.width])
+      : g.div(g.reduceSum(g.mul(h, g.unsqueeze(keep, [2])), [1], false), g.reduceSum(keep, [1], true));
+  if (!cfg.words) return pooled;
+  const words = g.reshape(g.mul(h, g.unsqueeze(keep, [2])), [B, L * cfg.width]);
+  return g.concat([pooled, words], 1);
 }
 
 export interface DenoiserInputs {
@@ -112,7 +132,7 @@ export interface DenoiserInputs {
   x: Value;
   /** diffusion time [B] in [0, 1] */
   t: Value;
-  /** text features [B, Dtext] */
+  /** text features [B, Dtext] (a pooled vector, then word vectors where the DiT's textWords says so) */
   text: Value;
 }
 
@@ -134,10 +154,25 @@ function buildDiT(g: GraphBuilder, prefix: string, { x, t, text }: DenoiserInput
       ? g.const({ dtype: 'float32', shape: [N, cfg.width], data: sincosPositions([T / cfg.patch[0], H / cfg.patch[1], W / cfg.patch[2]], cfg.width) })
       : g.param(p('pos'), [N, cfg.width], { init: { normal: 0.02 } });
   h = g.add(h, pos);
-  const c = conditioning(g, p('cond'), t, text, cfg.width);
-  for (let i = 0; i < cfg.depth; i++) h = ditBlock(g, p(`block${i}`), h, c, { heads: cfg.heads, mlp: cfg.mlp });
+  const { pooled, words, mask } = splitText(g, text, cfg.textWords);
+  const c = conditioning(g, p('cond'), t, pooled, cfg.width);
+  for (let i = 0; i < cfg.depth; i++) h = ditBlock(g, p(`block${i}`), h, c, { heads: cfg.heads, mlp: cfg.mlp, words, mask });
   const out = ditFinal(g, p('final'), h, c, P);
   return unpatchify(g, out, cfg.patch, [C, T, H, W]);
+}
+
+/**
+ * Text input [B, D·(1 + L)] → the pooled vector [B, D], the word vectors [B, L, D] and an attention
+ * mask [B, 1, 1, L] (−1e9 at padding, the all-zero rows). Without `L` the whole input is the pooled vector.
+ */
+function splitText(g: GraphBuilder, text: Value, L: number | undefined): { pooled: Value; words?: Value; mask?: Value } {
+  if (!L) return { pooled: text };
+  const [B, n] = text.shape;
+  if (n % (1 + L)) throw new Error(`denoiser: text input of ${n} values does not hold a pooled vector and ${L} word vectors`);
+  const D = n / (1 + L);
+  const words = g.reshape(g.slice(text, [D], [n], [1]), [B, L, D]);
+  const pad = g.equal(g.reduceSumSquare(words, [2], false), g.scalar(0));
+  return { pooled: g.slice(text, [0], [D], [1]), words, mask: g.reshape(g.where(pad, -1e9, g.scalar(0)), [B, 1, 1, L]) };
 }
 
 /** [B, C, T, H, W] → [B, C·pt·ph·pw, T/pt, H/ph, W/pw] (space-to-depth) and back. */

@@ -32,16 +32,19 @@ export const DENOISERS: Record<string, DenoiserConfig> = {
   'dit-t2': { architecture: 'dit', patch: [2, 8, 8], width: 128, depth: 4, heads: 4, mlp: 512 },
   /** the DiT with fixed sin/cos 3-D token positions instead of learned ones (the shipped weights, the default) */
   'dit-sincos': { architecture: 'dit', patch: [4, 8, 8], width: 128, depth: 4, heads: 4, mlp: 512, positions: 'sincos' },
+  /** dit-sincos whose blocks also cross-attend to the text encoder's word vectors (textWords is set to the tokenizer's length) */
+  'dit-xattn': { architecture: 'dit', patch: [4, 8, 8], width: 128, depth: 4, heads: 4, mlp: 512, positions: 'sincos', textWords: 1 },
   unet3d: { architecture: 'unet3d', patch: [2, 4, 4], channels: [64, 128], mid: 2, groups: 8 },
 };
 
 export function defaultConfig(arch: string, tokenizer: Tokenizer, pooling: 'bos' | 'mean' = 'bos'): T2VConfig {
   const denoiser = DENOISERS[arch];
   if (!denoiser) throw new Error(`unknown architecture '${arch}' (expected ${Object.keys(DENOISERS).join('|')})`);
+  const words = denoiser.architecture === 'dit' && denoiser.textWords !== undefined;
   return {
     video: { frames: 16, height: 32, width: 32, fps: 8 },
-    text: { vocab: tokenizer.vocabSize, length: tokenizer.maxLength, width: 128, heads: 4, layers: 1, ...(pooling === 'mean' ? { pooling } : {}) },
-    denoiser,
+    text: { vocab: tokenizer.vocabSize, length: tokenizer.maxLength, width: 128, heads: 4, layers: 1, ...(pooling === 'mean' ? { pooling } : {}), ...(words ? { words } : {}) },
+    denoiser: words ? { ...denoiser, textWords: tokenizer.maxLength } : denoiser,
     schedule: DEFAULT_SCHEDULE,
   };
 }

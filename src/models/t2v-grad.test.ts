@@ -3,7 +3,8 @@
 // non-zero weights (so the zero-initialised gates and output layer pass gradient), one directional
 // derivative per parameter tensor. The per-op rules have their own checks (src/graph/rules.test.ts);
 // this one checks their composition in the real network: patchify, attention over tokens, modulation.
-// Also: the fixed sin/cos token positions of `positions: 'sincos'`.
+// Also: the cross-attention to the words (`textWords`), and the fixed sin/cos token positions of
+// `positions: 'sincos'`.
 import test from 'ava';
 import { gradients } from '../graph/autodiff.js';
 import { GraphBuilder } from '../graph/builder.js';
@@ -18,12 +19,18 @@ import { Tokenizer } from './tokenizer.js';
 
 const tok = Tokenizer.fromWords(WORDS, 12);
 
-for (const [patch, positions] of [[[2, 4, 4], 'learned'], [[4, 4, 4], 'learned'], [[2, 4, 4], 'sincos']] as const) {
-  test.serial(`pretraining loss of a DiT on ${patch.join('×')} tokens, ${positions} positions: autodiff gradients of every parameter match finite differences`, async (t) => {
+const designs = [
+  [[2, 4, 4], 'learned', false],
+  [[4, 4, 4], 'learned', false],
+  [[2, 4, 4], 'sincos', false],
+  [[2, 4, 4], 'sincos', true],
+] as const;
+for (const [patch, positions, words] of designs) {
+  test.serial(`pretraining loss of a DiT on ${patch.join('×')} tokens, ${positions} positions${words ? ', cross-attention to the words' : ''}: autodiff gradients of every parameter match finite differences`, async (t) => {
     const c: T2VConfig = {
       video: { frames: 4, height: 8, width: 8, fps: 8 },
-      text: { vocab: tok.vocabSize, length: tok.maxLength, width: 16, heads: 2, layers: 1, pooling: 'mean' },
-      denoiser: { architecture: 'dit', patch: [...patch], width: 16, depth: 2, heads: 2, mlp: 32, positions },
+      text: { vocab: tok.vocabSize, length: tok.maxLength, width: 16, heads: 2, layers: 1, pooling: 'mean', words },
+      denoiser: { architecture: 'dit', patch: [...patch], width: 16, depth: 2, heads: 2, mlp: 32, positions, ...(words ? { textWords: tok.maxLength } : {}) },
       schedule: DEFAULT_SCHEDULE,
     };
     const B = 2;

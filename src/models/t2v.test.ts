@@ -9,7 +9,7 @@ import { Session } from '../runtime/session.js';
 import { tensor } from '../graph/tensor.js';
 import { WORDS } from '../world/grammar.js';
 import { patchify, unpatchify } from './layers.js';
-import { buildTextEncoder } from './networks.js';
+import { buildTextEncoder, textFeatureSize } from './networks.js';
 import { Manifest } from './manifest.js';
 import { sample, type PredictX0 } from './sampler.js';
 import { Schedule, DEFAULT_SCHEDULE } from './schedule.js';
@@ -135,6 +135,41 @@ test("text encoder pooling 'mean': the mean of the non-padding positions' output
     }
     for (let d = 0; d < D; d++) t.true(Math.abs(out[b * D + d]! - acc[d]! / kept.length) < 1e-4, `row ${b} dim ${d}: ${out[b * D + d]} vs ${acc[d]! / kept.length}`);
   });
+});
+
+test("text encoder with words: the pooled vector, then each position's output, zero at padding", async (t) => {
+  const L = 6, D = 8;
+  const cfg = { vocab: 10, length: L, width: D, heads: 2, layers: 1, pooling: 'mean' as const };
+  const build = (words: boolean) => {
+    const g = new GraphBuilder();
+    const ids = g.input('ids', 'int64', [2, L]);
+    g.output(buildTextEncoder(g, 'text.', ids, { ...cfg, words }), 'text');
+    return g;
+  };
+  t.is(textFeatureSize({ ...cfg, words: true }), D * (1 + L));
+  t.is(textFeatureSize(cfg), D);
+  const w = initParams(build(true).graph.params.values(), 4);
+  const ids = tensor('int64', [2, L], BigInt64Array.from([2, 5, 7, 0, 0, 0, 2, 5, 8, 3, 0, 0].map(BigInt)));
+  const run = async (words: boolean) => {
+    const s = await Session.create(bakeParams(build(words).graph, w));
+    const out = (await s.run({ ids })).text;
+    await s.release();
+    return out;
+  };
+  const [pooled, full] = [await run(false), await run(true)];
+  t.deepEqual(full.shape, [2, D * (1 + L)]);
+  const a = pooled.data as Float32Array, b = full.data as Float32Array;
+  const n = D * (1 + L);
+  for (let r = 0; r < 2; r++) {
+    for (let d = 0; d < D; d++) t.true(Math.abs(b[r * n + d]! - a[r * D + d]!) < 1e-6);
+    const kept = r === 0 ? 3 : 4;
+    for (let j = 0; j < L; j++) {
+      const word = b.subarray(r * n + D * (1 + j), r * n + D * (2 + j));
+      const norm = Math.hypot(...word);
+      if (j < kept) t.true(norm > 0.5, `row ${r} position ${j} is a word: |v| = ${norm}`);
+      else t.is(norm, 0, `row ${r} position ${j} is padding`);
+    }
+  }
 });
 
 test('manifest: one schema for generators and reward models; unknown kinds are refused', (t) => {

@@ -11,7 +11,7 @@ import { Tensor } from '../graph/tensor.js';
 import { TensorSpec } from '../graph/train-step.js';
 import { readSafetensors } from '../runtime/safetensors.js';
 import { T2VManifest, isOnnxPart, loadT2VManifest } from './manifest.js';
-import { DenoiserConfig, TextEncoderConfig, VideoShape, buildDenoiser, buildTextEncoder } from './networks.js';
+import { DenoiserConfig, TextEncoderConfig, VideoShape, buildDenoiser, buildTextEncoder, textFeatureSize } from './networks.js';
 import { Schedule, ScheduleSpec } from './schedule.js';
 import { Tokenizer } from './tokenizer.js';
 
@@ -74,7 +74,7 @@ export function pretrainLoss(g: GraphBuilder, b: Record<string, Value>, c: T2VCo
   return { loss: g.reduceMean(err, undefined, false), metrics: { mse: g.reduceMean(g.mul(d, d), undefined, false) } };
 }
 
-/** Inference graph of the text encoder: ids [B, L] → text [B, width]; parameters are inputs (bake them). */
+/** Inference graph of the text encoder: ids [B, L] → text [B, textFeatureSize]; parameters are inputs (bake them). */
 export function textEncoderGraph(c: T2VConfig, batch: number, prefix = 'text.'): Graph {
   const g = new GraphBuilder({ name: 'text_encoder' });
   const ids = g.input('ids', 'int64', [batch, c.text.length]);
@@ -82,12 +82,12 @@ export function textEncoderGraph(c: T2VConfig, batch: number, prefix = 'text.'):
   return g.graph;
 }
 
-/** Inference graph of the denoiser: x [B, 3, T, H, W], t [B], text [B, width] → out (x0). */
+/** Inference graph of the denoiser: x [B, 3, T, H, W], t [B], text [B, textFeatureSize] → out (x0). */
 export function denoiserGraph(c: T2VConfig, batch: number, prefix = 'den.'): Graph {
   const g = new GraphBuilder({ name: 'denoiser' });
   const x = g.input('x', 'float32', [batch, ...videoShape(c)]);
   const t = g.input('t', 'float32', [batch]);
-  const text = g.input('text', 'float32', [batch, c.text.width]);
+  const text = g.input('text', 'float32', [batch, textFeatureSize(c.text)]);
   g.output(buildDenoiser(g, prefix, { x, t, text }, c.denoiser), 'out');
   return g.graph;
 }
