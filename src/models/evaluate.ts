@@ -24,9 +24,10 @@ export interface QualityFigures {
   patch_defect_rate: number;
   /**
    * One-object prompts by their motion: how many, the share that moves as the prompt says, and what the
-   * oracle saw instead (observed motion → videos; 'absent' when it found no object).
+   * oracle saw instead (observed motion → videos; 'absent' when it found no object), and the mean net
+   * displacement [x, y] in pixels (y down) of the videos where it found the object.
    */
-  direction_by_motion: Record<string, { videos: number; direction: number; observed: Record<string, number> }>;
+  direction_by_motion: Record<string, { videos: number; direction: number; observed: Record<string, number>; mean_displacement: [number, number] }>;
   seconds: number;
 }
 
@@ -44,7 +45,7 @@ export async function evaluateGenerator(gen: Generator, scenes: Scene[], seeds: 
   const jobs = scenes.flatMap((scene) => seeds.map((seed) => ({ scene, seed, prompt: formatScene(scene) })));
   const clips: EvalClip[] = [];
   const count = { colour: 0, dir: 0, shape: 0, bg: 0, all: 0, patches: 0, defective: 0 };
-  const byMotion: Record<string, { videos: number; right: number; observed: Record<string, number> }> = {};
+  const byMotion: Record<string, { videos: number; right: number; observed: Record<string, number>; found: number; dx: number; dy: number }> = {};
   const t0 = performance.now();
   const nullText = await gen.encode([null]);
   const D = gen.textDim;
@@ -71,11 +72,17 @@ export async function evaluateGenerator(gen: Generator, scenes: Scene[], seeds: 
       if (one) count.colour++;
       if (f.directionMatch) count.dir++;
       if (j.scene.objects.length === 1) {
-        const m = (byMotion[j.scene.objects[0].motion] ??= { videos: 0, right: 0, observed: {} });
+        const m = (byMotion[j.scene.objects[0].motion] ??= { videos: 0, right: 0, observed: {}, found: 0, dx: 0, dy: 0 });
         m.videos++;
         if (f.directionMatch) m.right++;
-        const seen = f.objects[0]?.observedMotion ?? 'absent';
+        const o = f.objects[0];
+        const seen = o?.observedMotion ?? 'absent';
         m.observed[seen] = (m.observed[seen] ?? 0) + 1;
+        if (o && seen !== 'absent') {
+          m.found++;
+          m.dx += o.displacement[0];
+          m.dy += o.displacement[1];
+        }
       }
       if (f.shapeMatch) count.shape++;
       if (f.backgroundMatch) count.bg++;
@@ -91,6 +98,7 @@ export async function evaluateGenerator(gen: Generator, scenes: Scene[], seeds: 
   }
   const n = jobs.length;
   const r3 = (x: number) => Math.round(x * 1000) / 1000;
+  const r1 = (x: number) => Math.round(x * 10) / 10;
   const figures: QualityFigures = {
     videos: n,
     colour_one_object: r3(count.colour / n),
@@ -99,7 +107,13 @@ export async function evaluateGenerator(gen: Generator, scenes: Scene[], seeds: 
     background: r3(count.bg / n),
     all: r3(count.all / n),
     patch_defect_rate: r3(count.defective / count.patches),
-    direction_by_motion: Object.fromEntries(MOTIONS.filter((k) => byMotion[k]).map((k) => [k, { videos: byMotion[k].videos, direction: r3(byMotion[k].right / byMotion[k].videos), observed: byMotion[k].observed }])),
+    direction_by_motion: Object.fromEntries(
+      MOTIONS.filter((k) => byMotion[k]).map((k) => {
+        const m = byMotion[k];
+        const mean: [number, number] = m.found ? [r1(m.dx / m.found), r1(m.dy / m.found)] : [0, 0];
+        return [k, { videos: m.videos, direction: r3(m.right / m.videos), observed: m.observed, mean_displacement: mean }];
+      }),
+    ),
     seconds: Math.round((performance.now() - t0) / 100) / 10,
   };
   return { figures, clips };
