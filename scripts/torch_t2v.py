@@ -56,13 +56,19 @@ def sincos_positions(grid, width):
     return torch.cat([part(nt, t.reshape(-1)), part(ns, y.reshape(-1)), part(ns, x.reshape(-1))], 1).to(torch.float32)
 
 
-def attention(w, name, x, heads, mask=None):
+def attention(w, name, x, heads, mask=None, context=None):
+    """Self-attention, or with `context` [B, S, D'] cross-attention to it (q from x, k and v from context)."""
     B, T, D = x.shape
     dh = D // heads
-    q, k, v = lin(w, f'{name}.qkv', x).split(D, dim=2)
+    if context is None:
+        q, k, v = lin(w, f'{name}.qkv', x).split(D, dim=2)
+    else:
+        q = lin(w, f'{name}.q', x)
+        k, v = lin(w, f'{name}.kv', context).split(D, dim=2)
+    S = k.shape[1]
     q = (q * (1 / math.sqrt(dh))).reshape(B, T, heads, dh).transpose(1, 2)
-    k = k.reshape(B, T, heads, dh).permute(0, 2, 3, 1)
-    v = v.reshape(B, T, heads, dh).transpose(1, 2)
+    k = k.reshape(B, S, heads, dh).permute(0, 2, 3, 1)
+    v = v.reshape(B, S, heads, dh).transpose(1, 2)
     s = q @ k
     if mask is not None:
         s = s + mask
@@ -98,7 +104,8 @@ class T2V:
 
     def encode(self, ids, w=None):
         """Text encoder: ids [B, L] → text features [B, width] (the <bos> position, or the mean over the
-        non-padding positions with pooling 'mean')."""
+        non-padding positions with pooling 'mean'), followed with 'words' by every position's output
+        (zero at padding): [B, width·(1 + L)]."""
         w = self.w if w is None else w
         p = 'text.'
         D = self.tc['width']
@@ -111,13 +118,15 @@ class T2V:
             y = F.layer_norm(h, (D,), w[f'{b}.ln2.weight'], w[f'{b}.ln2.bias'])
             h = h + lin(w, f'{b}.mlp.fc2', F.gelu(lin(w, f'{b}.mlp.fc1', y)))
         h = F.layer_norm(h, (D,), w[f'{p}ln.weight'], w[f'{p}ln.bias'])
-        if self.tc.get('pooling', 'bos') == 'bos':
-            return h[:, 0]
         keep = (ids != 0).to(h.dtype)
-        return (h * keep[:, :, None]).sum(1) / keep.sum(1, keepdim=True)
+        pooled = h[:, 0] if self.tc.get('pooling', 'bos') == 'bos' else (h * keep[:, :, None]).sum(1) / keep.sum(1, keepdim=True)
+        if not self.tc.get('words'):
+            return pooled
+        return torch.cat([pooled, (h * keep[:, :, None]).reshape(h.shape[0], -1)], 1)
 
     def denoise(self, x, t, text, w=None):
-        """DiT denoiser: x_t [B, 3, T, H, W], t [B], text [B, width] → x0 prediction [B, 3, T, H, W]."""
+        """DiT denoiser: x_t [B, 3, T, H, W], t [B], text [B, width] (or, with textWords L, the pooled
+        vector and L word vectors [B, width·(1 + L)]) → x0 prediction [B, 3, T, H, W]."""
         w = self.w if w is None else w
         p = 'den.'
         c = self.dc
@@ -132,13 +141,22 @@ class T2V:
         freqs = 1000 * torch.exp(-math.log(10000) * torch.arange(half, dtype=torch.float32) / half)
         arg = t[:, None] * freqs[None]
         tf = torch.cat([arg.sin(), arg.cos()], 1)
+        L = c.get('textWords')
+        words = wmask = None
+        if L:
+            Dt = text.shape[1] // (1 + L)
+            words = text[:, Dt:].reshape(B, L, Dt)
+            wmask = torch.where((words * words).sum(2) == 0, -1e9, 0.0).reshape(B, 1, 1, L)
+            text = text[:, :Dt]
         cond = lin(w, f'{p}cond.time.fc2', F.silu(lin(w, f'{p}cond.time.fc1', tf))) + lin(w, f'{p}cond.text', text)
         sc = F.silu(cond)
         for i in range(c['depth']):
             b = f'{p}block{i}'
-            sh1, s1, g1, sh2, s2, g2 = lin(w, f'{b}.ada', sc).split(D, dim=1)
+            sh1, s1, g1, sh2, s2, g2, *gx = lin(w, f'{b}.ada', sc).split(D, dim=1)
             y = F.layer_norm(h, (D,), eps=1e-6) * (1 + s1[:, None]) + sh1[:, None]
             h = h + attention(w, f'{b}.attn', y, c['heads']) * g1[:, None]
+            if L:
+                h = h + attention(w, f'{b}.xattn', F.layer_norm(h, (D,), eps=1e-6), c['heads'], wmask, words) * gx[0][:, None]
             y = F.layer_norm(h, (D,), eps=1e-6) * (1 + s2[:, None]) + sh2[:, None]
             h = h + lin(w, f'{b}.mlp.fc2', F.gelu(lin(w, f'{b}.mlp.fc1', y), approximate='tanh')) * g2[:, None]
         sh, s = lin(w, f'{p}final.ada', sc).split(D, dim=1)
