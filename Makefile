@@ -115,7 +115,7 @@ bench: build
 # Trains halo-tiny-t2v on the shapes world into $(PRETRAIN_OUT) (resumes when re-run) and copies the
 # model folder to fixtures/models/halo-tiny-t2v. At most 60 minutes on a 2-core machine.
 PRETRAIN_OUT ?= runs/pretrain
-PRETRAIN_FLAGS ?= --arch dit-sincos --batch 32 --steps 12000 --minutes 55 --ema 0.999 --seed 0 --text-encoder frozen --text-pooling mean --weights raw
+PRETRAIN_FLAGS ?= --arch dit-xattn --batch 32 --steps 12000 --minutes 55 --ema 0.999 --seed 0 --text-encoder frozen --text-pooling mean --weights raw
 
 .PHONY: pretrain
 pretrain: build

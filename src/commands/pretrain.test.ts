@@ -30,7 +30,9 @@ test('halo-pretrain: log, model folder; the default keeps the text encoder froze
   t.is(three.manifest.kind, 't2v');
   t.is(three.manifest.text_encoder.config.pooling, 'mean');
   t.is(trained.manifest.text_encoder.config.pooling, undefined); // <bos> pooling
-  t.is(three.manifest.denoiser.config.positions, 'sincos'); // the default design, --arch dit-sincos
+  t.is(three.manifest.denoiser.config.positions, 'sincos'); // the default design, --arch dit-xattn
+  t.is(three.manifest.denoiser.config.textWords, three.manifest.tokenizer.max_length); // cross-attends to every position
+  t.is(three.manifest.text_encoder.config.words, true);
   t.is(three.manifest.provenance.text_encoder, 'frozen');
   t.is(trained.manifest.provenance.text_encoder, 'train');
   t.is(three.manifest.provenance.steps, 3);

@@ -30,10 +30,10 @@ export const DENOISERS: Record<string, DenoiserConfig> = {
   dit: { architecture: 'dit', patch: [4, 8, 8], width: 128, depth: 4, heads: 4, mlp: 512 },
   /** the same DiT on 2×8×8 tokens (128 of them): motion within a token spans 2 frames, not 4 */
   'dit-t2': { architecture: 'dit', patch: [2, 8, 8], width: 128, depth: 4, heads: 4, mlp: 512 },
-  /** the DiT with fixed sin/cos 3-D token positions instead of learned ones (the shipped weights, the default) */
+  /** the DiT with fixed sin/cos 3-D token positions instead of learned ones (the shipped weights until 2026-12-07) */
   'dit-sincos': { architecture: 'dit', patch: [4, 8, 8], width: 128, depth: 4, heads: 4, mlp: 512, positions: 'sincos' },
-  /** dit-sincos whose blocks also cross-attend to the text encoder's word vectors (textWords is set to the tokenizer's length) */
-  'dit-xattn': { architecture: 'dit', patch: [4, 8, 8], width: 128, depth: 4, heads: 4, mlp: 512, positions: 'sincos', textWords: 1 },
+  /** dit-sincos whose blocks also cross-attend to the text encoder's word vectors (the shipped weights, the default) */
+  'dit-xattn': { architecture: 'dit', patch: [4, 8, 8], width: 128, depth: 4, heads: 4, mlp: 512, positions: 'sincos', textWords: MAX_LENGTH },
   unet3d: { architecture: 'unet3d', patch: [2, 4, 4], channels: [64, 128], mid: 2, groups: 8 },
 };
 
@@ -41,10 +41,11 @@ export function defaultConfig(arch: string, tokenizer: Tokenizer, pooling: 'bos'
   const denoiser = DENOISERS[arch];
   if (!denoiser) throw new Error(`unknown architecture '${arch}' (expected ${Object.keys(DENOISERS).join('|')})`);
   const words = denoiser.architecture === 'dit' && denoiser.textWords !== undefined;
+  if (words && denoiser.textWords !== tokenizer.maxLength) throw new Error(`${arch}: cross-attends to ${denoiser.textWords} words, the tokenizer makes ${tokenizer.maxLength}`);
   return {
     video: { frames: 16, height: 32, width: 32, fps: 8 },
     text: { vocab: tokenizer.vocabSize, length: tokenizer.maxLength, width: 128, heads: 4, layers: 1, ...(pooling === 'mean' ? { pooling } : {}), ...(words ? { words } : {}) },
-    denoiser: words ? { ...denoiser, textWords: tokenizer.maxLength } : denoiser,
+    denoiser,
     schedule: DEFAULT_SCHEDULE,
   };
 }
@@ -89,7 +90,7 @@ export interface PretrainOptions {
 }
 
 export const PRETRAIN_DEFAULTS: Omit<PretrainOptions, 'out'> = {
-  arch: 'dit-sincos', steps: 4000, batch: 32, lr: 1e-3, warmup: 200, finalRatio: 0.1, ema: 0.999, weights: 'raw', clip: 1, seed: 0,
+  arch: 'dit-xattn', steps: 4000, batch: 32, lr: 1e-3, warmup: 200, finalRatio: 0.1, ema: 0.999, weights: 'raw', clip: 1, seed: 0,
   logEvery: 50, checkpointEvery: 250, threads: 2, textEncoder: 'frozen', textPooling: 'mean',
 };
 
