@@ -156,7 +156,7 @@ test.serial('bad input: --lora -1', (t) => badLora(t, ['--lora', '-1'], /--lora 
 test.serial('bad input: --lora 2.5', (t) => badLora(t, ['--lora', '2.5'], /--lora must be a non-negative integer .*got 2\.5/));
 
 test.serial('bad input: --lora-targets that match no linear layer', (t) =>
-  badLora(t, ['--lora', '4', '--lora-targets', 'attn\\.q$'], /--lora-targets \/attn\\\.q\$\/ matches none of the model's linear layers: text\.block0\.attn\.qkv, text\.block0\.attn\.proj, .*den\.final\.out/));
+  badLora(t, ['--lora', '4', '--lora-targets', 'attn\\.k$'], /--lora-targets \/attn\\\.k\$\/ matches none of the model's linear layers: text\.block0\.attn\.qkv, text\.block0\.attn\.proj, .*den\.final\.out/));
 
 test.serial('bad input: --lora with --train denoiser', (t) => badLora(t, ['--lora', '4', '--train', 'denoiser'], /--train denoiser selects whole parts; with --lora only the adapters train/));
 

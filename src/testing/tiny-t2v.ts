@@ -1,5 +1,5 @@
 // Test helper: a tiny randomly initialised built-in generator folder (4 frames of 16×16, a 2-layer
-// DiT of width 32) written with the generator's own exportModel, so that commands that train or
+// DiT of width 32 that cross-attends to the words, like the shipped design) written with the generator's own exportModel, so that commands that train or
 // sample can be tested in seconds without the shipped weights. By default the DiT's adaLN-zero gates
 // and output layer start at zero as in pretraining, so its blocks do nothing yet; `open` draws those
 // zero-initialised parameters from N(0, 0.05²) instead, so that every block acts (and gets a gradient),
@@ -19,8 +19,8 @@ export function tinyT2V(): { config: T2VConfig; tokenizer: Tokenizer } {
   const tokenizer = Tokenizer.fromWords(WORDS, 24);
   const config: T2VConfig = {
     video: TINY_VIDEO,
-    text: { vocab: tokenizer.vocabSize, length: tokenizer.maxLength, width: 32, heads: 2, layers: 1 },
-    denoiser: { architecture: 'dit', patch: [2, 8, 8], width: 32, depth: 2, heads: 2, mlp: 64 },
+    text: { vocab: tokenizer.vocabSize, length: tokenizer.maxLength, width: 32, heads: 2, layers: 1, pooling: 'mean', words: true },
+    denoiser: { architecture: 'dit', patch: [2, 8, 8], width: 32, depth: 2, heads: 2, mlp: 64, positions: 'sincos', textWords: tokenizer.maxLength },
     schedule: DEFAULT_SCHEDULE,
   };
   return { config, tokenizer };
