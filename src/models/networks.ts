@@ -118,13 +118,14 @@ export function buildTextEncoder(g: GraphBuilder, prefix: string, ids: Value, cf
   for (let i = 0; i < cfg.layers; i++) h = transformerBlock(g, p(`block${i}`), h, { heads: cfg.heads, mlp: 4 * cfg.width, mask });
   h = layerNorm(g, p('ln'), h);
   const keep = g.where(pad, 0, g.scalar(1));
+  let masked: Value | undefined; // each position's output, zero at padding (built once, where used)
+  const words = () => (masked ??= g.mul(h, g.unsqueeze(keep, [2])));
   const pooled =
     (cfg.pooling ?? 'bos') === 'bos'
       ? g.reshape(g.slice(h, [0], [1], [1]), [B, cfg.width])
-      : g.div(g.reduceSum(g.mul(h, g.unsqueeze(keep, [2])), [1], false), g.reduceSum(keep, [1], true));
+      : g.div(g.reduceSum(words(), [1], false), g.reduceSum(keep, [1], true));
   if (!cfg.words) return pooled;
-  const words = g.reshape(g.mul(h, g.unsqueeze(keep, [2])), [B, L * cfg.width]);
-  return g.concat([pooled, words], 1);
+  return g.concat([pooled, g.reshape(words(), [B, L * cfg.width])], 1);
 }
 
 export interface DenoiserInputs {
