@@ -18,7 +18,7 @@ import { DEFAULT_LOSS_WEIGHTS, checkArch, type RewardArch } from '../models/rewa
 import { BUILTIN_MODEL_DIR, loadRewardModel, type RewardModel } from '../models/reward-model.js';
 import { scoreRun } from '../models/reward-score.js';
 import { scoreTable, type TableRow } from '../models/reward-table.js';
-import { DEFAULT_SETTINGS, fitReward, type Stage, type TrainSettings } from '../models/reward-train.js';
+import { DEFAULT_SETTINGS, fitReward, SELECTIONS, type Selection, type Stage, type TrainSettings } from '../models/reward-train.js';
 import { Tokenizer } from '../models/tokenizer.js';
 
 const say = (m: string) => process.stderr.write(`halo-score: ${m}\n`);
@@ -121,13 +121,14 @@ function fitFlags(y: Argv): Argv {
     .option('weight-decay', { type: 'number', default: d.weightDecay, describe: 'AdamW weight decay' })
     .option('eval-every', { type: 'number', default: d.evalEvery, describe: 'validate and checkpoint every N steps' })
     .option('patience', { type: 'number', default: d.patience, describe: 'stop after N validations without improvement' })
+    .option('select', { choices: SELECTIONS, default: 'loss' as Selection, describe: 'what keeps the best weights and stops early: validation loss, or validation Spearman of overall (video or patch level)' })
     .option('val-fraction', { type: 'number', default: d.valFraction, describe: 'share of prompts held out for validation' })
     .option('seed', { type: 'number', default: d.seed, describe: 'seed of initialisation, batches and the split' })
     .option('augment', { type: 'boolean', default: DEFAULT_SETTINGS.augment, describe: 'mirror half of each batch left-right, swapping left/right in the prompt (--no-augment to turn off)' })
     .option('distill', { type: 'number', default: DEFAULT_LOSS_WEIGHTS.distill, describe: 'stage patch: weight of holding the video head to stage 1' })
     .option('video-weight', { type: 'number', default: DEFAULT_LOSS_WEIGHTS.video, describe: 'stage patch: weight of the video-label loss' })
     .option('tie', { type: 'number', default: DEFAULT_LOSS_WEIGHTS.tie, describe: 'stage patch: weight of tying mean patch score to stage 1\'s video score' })
-    .group(['steps', 'batch', 'lr', 'warmup', 'weight-decay', 'eval-every', 'patience', 'val-fraction', 'seed', 'augment', 'distill', 'video-weight', 'tie'], 'Training:')
+    .group(['steps', 'batch', 'lr', 'warmup', 'weight-decay', 'eval-every', 'patience', 'select', 'val-fraction', 'seed', 'augment', 'distill', 'video-weight', 'tie'], 'Training:')
     .option('shape', { type: 'string', default: '16,32,32', describe: 'stage video: frames,height,width the model takes' })
     .option('grid', { type: 'string', default: '4,4,4', describe: 'stage video: patch grid T,H,W (one token per patch)' })
     .option('fps', { type: 'number', default: 8, describe: 'stage video: nominal frame rate (recorded in the manifest)' })
@@ -157,12 +158,14 @@ async function runFit(args: Record<string, unknown>): Promise<void> {
     clip: DEFAULT_SETTINGS.clip,
     evalEvery: posInt(args['eval-every'], '--eval-every'),
     patience: posInt(args.patience, '--patience'),
+    select: args.select as Selection,
     valFraction: posNum(args['val-fraction'], '--val-fraction'),
     seed: Math.floor(posNum(args.seed, '--seed', true)),
     augment: Boolean(args.augment),
     loss: { distill: posNum(args.distill, '--distill', true), video: posNum(args['video-weight'], '--video-weight', true), tie: posNum(args.tie, '--tie', true) },
   };
   if (settings.valFraction >= 1) throw new UsageError(`--val-fraction: expected a number between 0 and 1, got ${settings.valFraction}`);
+  if (settings.select === 'patch' && stage !== 'patch') throw new UsageError('--select patch: stage video has no patch scores to validate; use --select video or loss');
   if (stage === 'patch' && typeof args.init !== 'string') throw new UsageError('--stage patch continues from the stage-1 model: give --init DIR (the --out of `fit --stage video`)');
   const device = args.device as Device;
   const init = typeof args.init === 'string' ? await loadRewardModel(args.init, { device }) : undefined;

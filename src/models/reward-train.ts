@@ -37,8 +37,13 @@ export interface TrainSettings {
   clip: number;
   /** Validate (and checkpoint) every this many steps. */
   evalEvery: number;
-  /** Stop after this many validations without a better validation loss. */
+  /** Stop after this many validations without a better validation figure (`select`). */
   patience: number;
+  /**
+   * What picks the kept weights and drives early stopping: the validation loss (default; also
+   * when absent), or the validation Spearman of `overall` at the video or the patch level.
+   */
+  select?: Selection;
   /** Share of prompts held out for validation. */
   valFraction: number;
   seed: number;
@@ -46,6 +51,9 @@ export interface TrainSettings {
   augment: boolean;
   loss: LossWeights;
 }
+
+export const SELECTIONS = ['loss', 'video', 'patch'] as const;
+export type Selection = (typeof SELECTIONS)[number];
 
 export const DEFAULT_SETTINGS: TrainSettings = {
   steps: 2000,
@@ -409,8 +417,16 @@ export function patchStageInit(params: Record<string, Tensor>): Record<string, T
   return out;
 }
 
+/** The selection figure of a validation, lower is better (Spearman is negated); null when not measured. */
+export function selectionValue(select: Selection | undefined, m: ValMetrics): number | null {
+  if (!select || select === 'loss') return m.loss;
+  const r = select === 'video' ? m.videoSpearman : m.patchSpearman;
+  return r === null || Number.isNaN(r) ? null : -r;
+}
+
 interface TrainState {
   step: number;
+  /** Best selection value so far (the validation loss, or minus a Spearman; lower is better). */
   bestLoss: number;
   bestStep: number;
   bad: number;
@@ -435,7 +451,10 @@ export async function fitReward(o: FitOptions): Promise<FitResult> {
   if (split.train.length < Math.min(s.batch, 8)) {
     throw new HaloError(`too few labels to fit: ${split.train.length} training videos after holding out ${split.val.length} for validation (need at least ${Math.min(s.batch, 8)})`);
   }
-  const runKey = sha256(JSON.stringify({ stage: o.stage, arch: a, settings: s, data: data.hash, init: o.init?.id ?? null, tokenizer: o.tokenizer }));
+  if (s.select === 'patch' && o.stage !== 'patch') throw new HaloError('--select patch needs --stage patch (stage video has no patch scores to validate)');
+  // select 'loss' is the default and leaves the run key as it was before `select` existed
+  const keySettings = s.select === 'loss' ? { ...s, select: undefined } : s;
+  const runKey = sha256(JSON.stringify({ stage: o.stage, arch: a, settings: keySettings, data: data.hash, init: o.init?.id ?? null, tokenizer: o.tokenizer }));
   const manifestFile = path.join(out, MANIFEST_FILE);
   const resultOf = (status: FitResult['status'], m: Record<string, any>): FitResult => ({
     out,
@@ -482,6 +501,7 @@ export async function fitReward(o: FitOptions): Promise<FitResult> {
     initParams = patchStageInit(o.init!.params!);
   }
 
+  const selectName = !s.select || s.select === 'loss' ? 'loss' : `${s.select} Spearman`;
   const step = rewardTrainStep(o.stage, a, s);
   const trainer = await Trainer.create(step, { params: initParams, seed: s.seed, config: { runKey }, session: { device: o.device ?? 'cpu' }, inProcess: o.inProcess });
   const valScorer = await ParamScorer.create(a, 32, o.device);
@@ -492,7 +512,7 @@ export async function fitReward(o: FitOptions): Promise<FitResult> {
       state.step = r.step;
       const old = existsSync(logFile) ? (await readFile(logFile, 'utf8')).split('\n').filter(Boolean) : [];
       logLines = old.filter((l) => (JSON.parse(l) as { step: number }).step <= r.step);
-      log(`${out}: resuming at step ${r.step} (best validation loss ${round(state.bestLoss)} at step ${state.bestStep})`);
+      log(`${out}: resuming at step ${r.step} (best validation ${selectName} ${round(Math.abs(state.bestLoss))} at step ${state.bestStep})`);
     } else {
       log(`${out}: stage ${o.stage}: ${split.train.length} training videos, ${split.val.length} validation videos (${split.valPrompts.length} held-out prompts), up to ${s.steps} steps of ${s.batch}`);
     }
@@ -548,8 +568,10 @@ export async function fitReward(o: FitOptions): Promise<FitResult> {
         rec.elapsed = round((performance.now() - t0) / 1000, 2);
         lossAvg = 0;
         seen = 0;
-        if (last.loss < state.bestLoss) {
-          state.bestLoss = last.loss;
+        // a Spearman that could not be measured (constant scores) ranks below any measured one
+        const value = selectionValue(s.select, last) ?? Number.MAX_VALUE;
+        if (value < state.bestLoss) {
+          state.bestLoss = value;
           state.bestStep = r.step;
           state.bad = 0;
           writeSafetensors(bestFile, params, { step: String(r.step), val_loss: String(last.loss), metrics: JSON.stringify(last) });
@@ -562,7 +584,7 @@ export async function fitReward(o: FitOptions): Promise<FitResult> {
       o.progress?.({ step: r.step, total: s.steps, loss: r.loss, valLoss: evalNow ? last?.loss : undefined, bestStep: state.bestStep });
       if (evalNow && state.bad >= s.patience) {
         stoppedEarly = true;
-        log(`${out}: validation loss has not improved for ${s.patience} validations; stopping at step ${r.step} (best: step ${state.bestStep})`);
+        log(`${out}: validation ${selectName} has not improved for ${s.patience} validations; stopping at step ${r.step} (best: step ${state.bestStep})`);
         break;
       }
     }

@@ -18,7 +18,7 @@ import { makeRewardFixture } from './reward-fixtures.js';
 import { patchTokens, rewardForward, type RewardArch } from './reward-graph.js';
 import { frameIndices, loadModelVideo } from './reward-input.js';
 import { loadRewardModel, scoreVideos } from './reward-model.js';
-import { DEFAULT_SETTINGS, fitReward, patchStageInit, type TrainSettings } from './reward-train.js';
+import { DEFAULT_SETTINGS, fitReward, patchStageInit, selectionValue, type TrainSettings } from './reward-train.js';
 import { Tokenizer } from './tokenizer.js';
 
 const tokenizer = Tokenizer.fromWords(WORDS, 24);
@@ -139,6 +139,31 @@ test.serial('fit: stage video lowers the loss; an interrupted fit resumes to the
   t.is(manifest.kind, 'reward');
   t.is(manifest.reward.stage, 'patch');
   t.deepEqual(manifest.reward.grid, [4, 4, 4]);
+});
+
+test('selection: the validation loss, or a Spearman (negated: lower is better)', (t) => {
+  const m = { loss: 0.3, parts: {}, videoSpearman: 0.5, patchSpearman: 0.7 };
+  t.is(selectionValue(undefined, m), 0.3);
+  t.is(selectionValue('loss', m), 0.3);
+  t.is(selectionValue('video', m), -0.5);
+  t.is(selectionValue('patch', m), -0.7);
+  t.is(selectionValue('patch', { ...m, patchSpearman: null }), null);
+});
+
+test.serial('fit --select video keeps the step of the best validation Spearman', async (t) => {
+  const data = await load();
+  const out = path.join(dir, 'select-video');
+  const s = { ...settings, select: 'video' as const };
+  await fitReward({ stage: 'video', data, arch, tokenizer: tokenizer.spec, name: 'rm-test', fps: 8, settings: s, inProcess: true, out });
+  const log = (await readFile(path.join(out, 'train.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+  const vals = log.filter((l) => 'val_video_spearman' in l);
+  const best = vals.reduce((b, l) => (l.val_video_spearman > b.val_video_spearman ? l : b));
+  const manifest = JSON.parse(await readFile(path.join(out, 'manifest.json'), 'utf8'));
+  t.is(manifest.provenance.training.best_step, best.step);
+  t.true(Math.abs(manifest.provenance.training.validation.videoSpearman - best.val_video_spearman) < 1e-4);
+  await t.throwsAsync(() => fitReward({ stage: 'video', data, arch, tokenizer: tokenizer.spec, name: 'rm-test', fps: 8, settings: { ...settings, select: 'patch' }, inProcess: true, out: path.join(dir, 'select-patch') }), {
+    message: /--select patch needs --stage patch/,
+  });
 });
 
 test('videos of another size or length are resampled to the model, and the scores say so', async (t) => {
