@@ -35,8 +35,9 @@ test('labels vs scores: a table per level and aspect', async (t) => {
   t.regex(r.stdout, /^A: labels\.jsonl \(labels: openai@1 gpt-4o halo-vlm-1, 4 videos\)$/m);
   t.regex(r.stdout, /^B: scores\.jsonl \(scores: halo-tiny-rm@abc, 5 videos\)$/m);
   t.regex(r.stdout, /^videos: 4 shared, 0 only in A, 1 only in B$/m);
-  t.regex(r.stdout, /^level +score +n +spearman +kendall_b +mean_abs_diff$/m);
-  t.regex(r.stdout, /^video +visual_quality +4 +0\.949 +0\.913 +0\.275$/m);
+  t.regex(r.stdout, /^level +score +n +spearman +kendall_b +mean_abs_diff +within_spearman +within_pairs$/m);
+  // one prompt: within it the same ρ; the 5 pairs the labels order strictly are all ordered alike
+  t.regex(r.stdout, /^video +visual_quality +4 +0\.949 +0\.913 +0\.275 +0\.949 +1\.000$/m);
   t.regex(r.stdout, /^patch +visual_quality +16 +/m);
   t.regex(r.stdout, /^patch +overall +12 +/m, 'the null patch is left out');
 });

@@ -12,6 +12,7 @@ export type ScoreField = (typeof SCORE_FIELDS)[number];
 
 const AgreeInput = z.looseObject({
   sample_id: z.string().min(1),
+  prompt: z.string().optional(),
   labels: Labels.optional(),
   scores: Scores.optional(),
 });
@@ -60,7 +61,7 @@ export async function readSide(file: string, field: ScoreField, read: ReadOption
     lines.set(record.sample_id, place.line);
     used ??= pick;
     if (!source) source = describeSource(pick, value as Record<string, unknown>);
-    sides.push({ id: record.sample_id, video: value.video as ScoreSide['video'], patch: value.patch as ScoreSide['patch'] });
+    sides.push({ id: record.sample_id, prompt: record.prompt, video: value.video as ScoreSide['video'], patch: value.patch as ScoreSide['patch'] });
   }
   return { sides, info: { file, field: used ?? (field === 'scores' ? 'scores' : 'labels'), source, videos: sides.length } };
 }
@@ -81,10 +82,10 @@ export function formatReport(report: AgreementReport, levels: readonly ('video' 
   out.push(`A: ${report.a.file} (${report.a.field}: ${report.a.source || '?'}, ${report.a.videos} videos)`);
   out.push(`B: ${report.b.file} (${report.b.field}: ${report.b.source || '?'}, ${report.b.videos} videos)`);
   out.push(`videos: ${report.videos.shared} shared, ${report.videos.onlyA} only in A, ${report.videos.onlyB} only in B`);
-  const rows: string[][] = [['level', 'score', 'n', 'spearman', 'kendall_b', 'mean_abs_diff']];
+  const rows: string[][] = [['level', 'score', 'n', 'spearman', 'kendall_b', 'mean_abs_diff', 'within_spearman', 'within_pairs']];
   for (const level of levels) {
     for (const [key, s] of Object.entries(report[level]) as [string, PairStats][]) {
-      rows.push([level, key, String(s.n), fmt(s.spearman), fmt(s.kendall), fmt(s.mad)]);
+      rows.push([level, key, String(s.n), fmt(s.spearman), fmt(s.kendall), fmt(s.mad), fmt(s.within?.spearman ?? null), fmt(s.within?.pairAccuracy ?? null)]);
     }
   }
   if (rows.length === 1) out.push('no scores in common');
@@ -92,6 +93,14 @@ export function formatReport(report: AgreementReport, levels: readonly ('video' 
     const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
     out.push('');
     for (const r of rows) out.push(r.map((v, c) => (c < 2 ? v.padEnd(widths[c]!) : v.padStart(widths[c]!))).join('  '));
+  }
+  const w = report.video[Object.keys(report.video)[0] ?? '']?.within;
+  const pw = report.patch[Object.keys(report.patch)[0] ?? '']?.within;
+  if (w || pw) {
+    out.push('');
+    out.push(
+      `within_*: the ranking inside groups (${w ? `video level: the ${w.groups} prompts with two or more videos` : 'video level: no prompts in the records'}${pw ? `; patch level: the patches of each of ${pw.groups} videos` : ''}) — mean Spearman over groups, and the share of pairs A orders strictly that B orders the same way (ties half)`,
+    );
   }
   for (const note of report.notes.slice(0, 10)) out.push(`note: ${note}`);
   if (report.notes.length > 10) out.push(`note: ... and ${report.notes.length - 10} more`);

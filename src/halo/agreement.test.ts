@@ -1,5 +1,5 @@
 import test from 'ava';
-import { agreement, averageRanks, kendallTauB, meanAbsDiff, pearson, spearman } from './agreement.js';
+import { agreement, averageRanks, kendallTauB, meanAbsDiff, pearson, spearman, withinStats } from './agreement.js';
 
 /** Kendall's τ-b by its definition, over all pairs (O(n²)). */
 function tauBruteForce(x: number[], y: number[]): number | null {
@@ -70,6 +70,20 @@ test('kendall tau-b is fast on pooled patch data', (t) => {
   const tau = kendallTauB(x, y)!;
   t.true(Date.now() - t0 < 3000);
   t.true(tau > 0.5 && tau < 1);
+});
+
+test('within groups: mean Spearman over groups and the share of strictly ordered pairs ordered alike (hand-computed)', (t) => {
+  // g1 reversed (ρ −1, 0 of 3 pairs); g2 x [1,1,2] vs y [5,6,6]: ρ 0.5, pairs (0,2) alike and
+  // (1,2) tied in y (one half), (0,1) tied in x (not counted); g3 has one member (left out).
+  const x = [1, 2, 3, 1, 1, 2, 7];
+  const y = [3, 2, 1, 5, 6, 6, 1];
+  const g = ['g1', 'g1', 'g1', 'g2', 'g2', 'g2', 'g3'];
+  const w = withinStats(x, y, g);
+  t.is(w.groups, 2);
+  t.true(Math.abs(w.spearman! - -0.25) < 1e-12);
+  t.is(w.pairs, 5);
+  t.true(Math.abs(w.pairAccuracy! - 0.3) < 1e-12);
+  t.deepEqual(withinStats([1, 2], [1, 2], ['a', 'b']), { groups: 0, spearman: null, pairs: 0, pairAccuracy: null });
 });
 
 test('mean absolute difference and pearson', (t) => {

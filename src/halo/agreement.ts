@@ -2,7 +2,10 @@
 // the videos and patches they share: Spearman's ρ (on average ranks, so ties are handled),
 // Kendall's τ-b (Knight's O(n log n) algorithm, tie-corrected) and the mean absolute
 // difference, per score key, at video level and at patch level (all patches of the shared
-// videos pooled). In: two lists of ScoreSide; out: an Agreement (plain JSON).
+// videos pooled); and the same ranking measured inside groups — videos of one prompt, patches of
+// one video — which is what choosing pairs among a prompt's samples relies on: the mean
+// Spearman over groups and the share of a group's strictly ordered pairs that the other side
+// orders the same way. In: two lists of ScoreSide; out: an Agreement (plain JSON).
 import { SCORE_KEYS } from '../records/aspects.js';
 
 /** Ranks 1..n of `xs`, tied values sharing the mean of their ranks. */
@@ -116,6 +119,17 @@ export function meanAbsDiff(x: readonly number[], y: readonly number[]): number 
   return s / x.length;
 }
 
+export interface WithinStats {
+  /** Groups (prompts at video level, videos at patch level) with at least two scored members. */
+  groups: number;
+  /** Mean over groups of Spearman's ρ (groups where a side is constant are left out). */
+  spearman: number | null;
+  /** Pairs in a group that A orders strictly. */
+  pairs: number;
+  /** Share of those that B orders the same way (B's ties count one half). */
+  pairAccuracy: number | null;
+}
+
 export interface PairStats {
   /** Pairs where both sides have a number. */
   n: number;
@@ -123,10 +137,51 @@ export interface PairStats {
   kendall: number | null;
   /** Mean absolute difference (on the 1–4 scale). */
   mad: number | null;
+  /** The ranking inside groups (when groups are known). */
+  within?: WithinStats;
 }
 
-export function pairStats(x: readonly number[], y: readonly number[]): PairStats {
-  return { n: x.length, spearman: spearman(x, y), kendall: kendallTauB(x, y), mad: meanAbsDiff(x, y) };
+export function pairStats(x: readonly number[], y: readonly number[], groups?: readonly string[]): PairStats {
+  const stats: PairStats = { n: x.length, spearman: spearman(x, y), kendall: kendallTauB(x, y), mad: meanAbsDiff(x, y) };
+  if (groups) stats.within = withinStats(x, y, groups);
+  return stats;
+}
+
+/** Ranking agreement inside groups: `groups[i]` names the group of pair i. */
+export function withinStats(x: readonly number[], y: readonly number[], groups: readonly string[]): WithinStats {
+  const members = new Map<string, number[]>();
+  groups.forEach((g, i) => {
+    const m = members.get(g);
+    if (m) m.push(i);
+    else members.set(g, [i]);
+  });
+  let n = 0;
+  let rhoSum = 0;
+  let rhoN = 0;
+  let pairs = 0;
+  let same = 0;
+  for (const idx of members.values()) {
+    if (idx.length < 2) continue;
+    n++;
+    const r = spearman(
+      idx.map((i) => x[i]!),
+      idx.map((i) => y[i]!),
+    );
+    if (r !== null) {
+      rhoSum += r;
+      rhoN++;
+    }
+    for (let a = 0; a < idx.length; a++) {
+      for (let b = a + 1; b < idx.length; b++) {
+        const dx = x[idx[a]!]! - x[idx[b]!]!;
+        if (dx === 0) continue;
+        const dy = y[idx[a]!]! - y[idx[b]!]!;
+        pairs++;
+        same += dy === 0 ? 0.5 : Math.sign(dx) === Math.sign(dy) ? 1 : 0;
+      }
+    }
+  }
+  return { groups: n, spearman: rhoN ? rhoSum / rhoN : null, pairs, pairAccuracy: pairs ? same / pairs : null };
 }
 
 type Score = number | null | undefined;
@@ -134,6 +189,8 @@ type Score = number | null | undefined;
 /** One video's scores from one side: labels (`labels.video/patch`) or reward scores (`scores.*`). */
 export interface ScoreSide {
   id: string;
+  /** The video's prompt (groups videos for the within-prompt figures; A's is used). */
+  prompt?: string;
   video: Record<string, Score>;
   patch?: Record<string, readonly Score[]>;
 }
@@ -170,15 +227,18 @@ export function agreement(a: readonly ScoreSide[], b: readonly ScoreSide[]): Agr
   for (const key of videoKeys) {
     const xs: number[] = [];
     const ys: number[] = [];
+    const gs: string[] = [];
     for (const [x, y] of pairs) {
       const u = x.video[key];
       const v = y.video[key];
       if (isNum(u) && isNum(v)) {
         xs.push(u);
         ys.push(v);
+        gs.push(x.prompt ?? y.prompt ?? '');
       }
     }
-    video[key] = pairStats(xs, ys);
+    const grouped = pairs.every(([x, y]) => x.prompt !== undefined || y.prompt !== undefined);
+    video[key] = pairStats(xs, ys, grouped ? gs : undefined);
   }
 
   const patchKeys = sharedKeys(pairs.flatMap(([x]) => Object.keys(x.patch ?? {})), pairs.flatMap(([, y]) => Object.keys(y.patch ?? {})));
@@ -186,6 +246,7 @@ export function agreement(a: readonly ScoreSide[], b: readonly ScoreSide[]): Agr
   for (const key of patchKeys) {
     const xs: number[] = [];
     const ys: number[] = [];
+    const gs: string[] = [];
     for (const [x, y] of pairs) {
       const u = x.patch?.[key];
       const v = y.patch?.[key];
@@ -198,10 +259,11 @@ export function agreement(a: readonly ScoreSide[], b: readonly ScoreSide[]): Agr
         if (isNum(u[i]) && isNum(v[i])) {
           xs.push(u[i] as number);
           ys.push(v[i] as number);
+          gs.push(x.id);
         }
       }
     }
-    patch[key] = pairStats(xs, ys);
+    patch[key] = pairStats(xs, ys, gs);
   }
 
   return {
