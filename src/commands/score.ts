@@ -128,7 +128,8 @@ function fitFlags(y: Argv): Argv {
     .option('distill', { type: 'number', default: DEFAULT_LOSS_WEIGHTS.distill, describe: 'stage patch: weight of holding the video head to stage 1' })
     .option('video-weight', { type: 'number', default: DEFAULT_LOSS_WEIGHTS.video, describe: 'stage patch: weight of the video-label loss' })
     .option('tie', { type: 'number', default: DEFAULT_LOSS_WEIGHTS.tie, describe: 'stage patch: weight of tying mean patch score to stage 1\'s video score' })
-    .group(['steps', 'batch', 'lr', 'warmup', 'weight-decay', 'eval-every', 'patience', 'select', 'val-fraction', 'seed', 'augment', 'distill', 'video-weight', 'tie'], 'Training:')
+    .option('rank', { type: 'number', default: 0, describe: 'both stages: weight of the within-prompt term (order a prompt\'s videos as the labels do); above 0, batches are made of whole prompts (4 videos each)' })
+    .group(['steps', 'batch', 'lr', 'warmup', 'weight-decay', 'eval-every', 'patience', 'select', 'val-fraction', 'seed', 'augment', 'distill', 'video-weight', 'tie', 'rank'], 'Training:')
     .option('shape', { type: 'string', default: '16,32,32', describe: 'stage video: frames,height,width the model takes' })
     .option('grid', { type: 'string', default: '4,4,4', describe: 'stage video: patch grid T,H,W (one token per patch)' })
     .option('fps', { type: 'number', default: 8, describe: 'stage video: nominal frame rate (recorded in the manifest)' })
@@ -162,7 +163,7 @@ async function runFit(args: Record<string, unknown>): Promise<void> {
     valFraction: posNum(args['val-fraction'], '--val-fraction'),
     seed: Math.floor(posNum(args.seed, '--seed', true)),
     augment: Boolean(args.augment),
-    loss: { distill: posNum(args.distill, '--distill', true), video: posNum(args['video-weight'], '--video-weight', true), tie: posNum(args.tie, '--tie', true) },
+    loss: { distill: posNum(args.distill, '--distill', true), video: posNum(args['video-weight'], '--video-weight', true), tie: posNum(args.tie, '--tie', true), rank: posNum(args.rank, '--rank', true) },
   };
   if (settings.valFraction >= 1) throw new UsageError(`--val-fraction: expected a number between 0 and 1, got ${settings.valFraction}`);
   if (settings.select === 'patch' && stage !== 'patch') throw new UsageError('--select patch: stage video has no patch scores to validate; use --select video or loss');

@@ -161,9 +161,28 @@ export interface LossWeights {
   video: number;
   /** Stage 2: weight of the tie term (mean patch score vs the stage-1 video score, per key). */
   tie: number;
+  /**
+   * Both stages: weight of the within-prompt term — the video head's errors on two videos of the same
+   * prompt should be equal, i.e. it should order a prompt's samples as the labels do (0: off, and
+   * batches are drawn at random; above 0, batches are made of whole prompts' videos).
+   */
+  rank?: number;
 }
 
 export const DEFAULT_LOSS_WEIGHTS: LossWeights = { distill: 0.5, video: 1, tie: 0 };
+
+/**
+ * Within-prompt term: mean over ordered pairs (i, j) of the same prompt (same[i, j] = 1, i ≠ j) and
+ * keys both label of ½((p_i − t_i) − (p_j − t_j))². Zero when the errors within each prompt are
+ * equal, whatever they are: it asks only for the right differences between a prompt's videos.
+ */
+export function withinPromptLoss(g: GraphBuilder, pred: Value, target: Value, mask: Value, same: Value): Value {
+  const e = g.mul(g.sub(pred, target), mask); // [B, K]
+  const d = g.sub(g.unsqueeze(e, [1]), g.unsqueeze(e, [0])); // [B, B, K]
+  const m = g.mul(g.mul(g.unsqueeze(mask, [1]), g.unsqueeze(mask, [0])), g.unsqueeze(same, [2]));
+  const se = g.reduceSum(g.mul(g.mul(d, d), m), undefined, false);
+  return g.div(g.mul(se, 0.5), g.max(g.reduceSum(m, undefined, false), 1));
+}
 
 export interface StageBatch {
   video: Value;
@@ -175,6 +194,8 @@ export interface StageBatch {
   patchTarget?: Value;
   patchMask?: Value;
   videoRef?: Value;
+  /** [B, B]: 1 where videos i ≠ j share a prompt (needed when the rank weight is above 0). */
+  samePrompt?: Value;
 }
 
 /**
@@ -182,12 +203,21 @@ export interface StageBatch {
  * Stage 'video': L = MSE(video head, video labels).
  * Stage 'patch': L = MSE(patch head, patch labels) + distill·MSE(video head, stage-1 video head)
  *                  + video·MSE(video head, video labels) + tie·MSE(mean_p patch head, stage-1 video head).
+ * Both: + rank·withinPromptLoss(video head, video labels) when rank > 0.
  */
 export function stageLoss(g: GraphBuilder, b: StageBatch, a: RewardArch, batch: number, stage: 'video' | 'patch', w: LossWeights = DEFAULT_LOSS_WEIGHTS): { loss: Value; parts: Record<string, Value>; out: RewardOutputs } {
   const out = rewardForward(g, b.video, b.words, a, batch);
   return g.scope('loss', () => {
     const videoLoss = maskedMse(g, out.video, b.videoTarget, b.videoMask);
-    if (stage === 'video') return { loss: videoLoss, parts: { video: videoLoss }, out };
+    let rank: Value | undefined;
+    if (w.rank) {
+      if (!b.samePrompt) throw new Error('the within-prompt term needs the same-prompt matrix');
+      rank = withinPromptLoss(g, out.video, b.videoTarget, b.videoMask, b.samePrompt);
+    }
+    if (stage === 'video') {
+      if (!rank) return { loss: videoLoss, parts: { video: videoLoss }, out };
+      return { loss: g.add(videoLoss, g.mul(rank, w.rank!)), parts: { video: videoLoss, rank }, out };
+    }
     if (!b.patchTarget || !b.patchMask || !b.videoRef) throw new Error('stage patch needs patch targets, masks and the stage-1 video scores');
     const patchLoss = maskedMse(g, out.patch, b.patchTarget, b.patchMask);
     const dv = g.sub(out.video, b.videoRef);
@@ -200,6 +230,10 @@ export function stageLoss(g: GraphBuilder, b: StageBatch, a: RewardArch, batch: 
       const tie = g.reduceMean(g.mul(dt, dt), undefined, false);
       parts.tie = tie;
       loss = g.add(loss, g.mul(tie, w.tie));
+    }
+    if (rank) {
+      parts.rank = rank;
+      loss = g.add(loss, g.mul(rank, w.rank!));
     }
     return { loss, parts, out };
   });

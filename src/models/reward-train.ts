@@ -13,7 +13,7 @@ import type { Value } from '../graph/ir.js';
 import { tensor, type Tensor } from '../graph/tensor.js';
 import { buildTrainStep, type TensorSpec } from '../graph/train-step.js';
 import { ensureDir, sha256, writeFileAtomic } from '../io/atomic.js';
-import { spearman } from '../halo/agreement.js';
+import { spearman, withinStats } from '../halo/agreement.js';
 import type { Device } from '../runtime/ort.js';
 import { readSafetensors, writeSafetensors } from '../runtime/safetensors.js';
 import { Session } from '../runtime/session.js';
@@ -105,6 +105,8 @@ export interface ValMetrics {
   /** Spearman of `overall` against the labels, at video level and over all patches pooled. */
   videoSpearman: number | null;
   patchSpearman: number | null;
+  /** Mean over validation prompts of the Spearman of `overall` among the prompt's videos. */
+  videoWithin?: number | null;
 }
 
 export interface FitResult {
@@ -141,6 +143,40 @@ export function batchIndices(step: number, batch: number, train: readonly number
     out.push(train[permutation(n, seed, epoch)[pos % n]!]!);
   }
   return out;
+}
+
+/**
+ * Deterministic batches of whole prompts (for the within-prompt term): epoch e lists the training
+ * prompts in a permutation seeded by (seed, e), each prompt's videos in a permutation of their own, at
+ * most `perPrompt` of them, and the batches are consecutive runs of that list.
+ */
+export function groupedBatchIndices(step: number, batch: number, groups: readonly (readonly number[])[], seed: number, perPrompt = 4): number[] {
+  const out: number[] = [];
+  const cap = (g: readonly number[]) => Math.min(perPrompt, g.length);
+  const perEpoch = groups.reduce((n, g) => n + cap(g), 0);
+  for (let j = 0; j < batch; j++) {
+    const pos = (step - 1) * batch + j;
+    const epoch = Math.floor(pos / perEpoch);
+    out.push(epochOrder(groups, seed, epoch, perPrompt)[pos % perEpoch]!);
+  }
+  return out;
+}
+
+const orderCache = new Map<string, number[]>();
+function epochOrder(groups: readonly (readonly number[])[], seed: number, epoch: number, perPrompt: number): number[] {
+  const key = `${groups.length}:${seed}:${epoch}:${perPrompt}`;
+  let order = orderCache.get(key);
+  if (!order) {
+    order = [];
+    for (const gi of permutation(groups.length, seed, epoch)) {
+      const g = groups[gi]!;
+      const p = permutation(g.length, seed + 7919 * (gi + 1), epoch);
+      for (let k = 0; k < Math.min(perPrompt, g.length); k++) order.push(g[p[k]!]!);
+    }
+    if (orderCache.size > 4) orderCache.clear();
+    orderCache.set(key, order);
+  }
+  return order;
 }
 
 const permCache = new Map<string, number[]>();
@@ -193,7 +229,7 @@ export function flipsFor(step: number, batch: number, seed: number): boolean[] {
   });
 }
 
-export function stageFeeds(stage: Stage, examples: readonly RewardExample[], idx: readonly number[], a: RewardArch, refs?: Float32Array, flips?: FlipSpec): Feeds {
+export function stageFeeds(stage: Stage, examples: readonly RewardExample[], idx: readonly number[], a: RewardArch, refs?: Float32Array, flips?: FlipSpec, samePrompt = false): Feeds {
   const B = idx.length;
   const K = a.keys.length;
   const N = patchCount(a);
@@ -260,10 +296,15 @@ export function stageFeeds(stage: Stage, examples: readonly RewardExample[], idx
     f.patch_mask = tensor('float32', [B, N, K], pm);
     f.video_ref = tensor('float32', [B, K], vr);
   }
+  if (samePrompt) {
+    const same = new Float32Array(B * B);
+    for (let i = 0; i < B; i++) for (let j = 0; j < B; j++) if (i !== j && examples[idx[i]!]!.prompt === examples[idx[j]!]!.prompt) same[i * B + j] = 1;
+    f.same_prompt = tensor('float32', [B, B], same);
+  }
   return f;
 }
 
-function batchSpecs(stage: Stage, a: RewardArch, B: number): Record<string, TensorSpec> {
+function batchSpecs(stage: Stage, a: RewardArch, B: number, rank: boolean): Record<string, TensorSpec> {
   const K = a.keys.length;
   const N = patchCount(a);
   const s: Record<string, TensorSpec> = {
@@ -277,6 +318,7 @@ function batchSpecs(stage: Stage, a: RewardArch, B: number): Record<string, Tens
     s.patch_mask = { dtype: 'float32', shape: [B, N, K] };
     s.video_ref = { dtype: 'float32', shape: [B, K] };
   }
+  if (rank) s.same_prompt = { dtype: 'float32', shape: [B, B] };
   return s;
 }
 
@@ -284,11 +326,11 @@ function batchSpecs(stage: Stage, a: RewardArch, B: number): Record<string, Tens
 export function rewardTrainStep(stage: Stage, a: RewardArch, s: TrainSettings) {
   return buildTrainStep({
     name: `${stage === 'video' ? 'rm_stage1' : 'rm_stage2'}_step`,
-    batch: batchSpecs(stage, a, s.batch),
+    batch: batchSpecs(stage, a, s.batch, Boolean(s.loss.rank)),
     build: (g: GraphBuilder, b: Record<string, Value>) => {
       const r = stageLoss(
         g,
-        { video: b.video!, words: b.ids!, videoTarget: b.video_target!, videoMask: b.video_mask!, patchTarget: b.patch_target, patchMask: b.patch_mask, videoRef: b.video_ref },
+        { video: b.video!, words: b.ids!, videoTarget: b.video_target!, videoMask: b.video_mask!, patchTarget: b.patch_target, patchMask: b.patch_mask, videoRef: b.video_ref, samePrompt: b.same_prompt },
         a,
         s.batch,
         stage,
@@ -391,18 +433,45 @@ export function validationMetrics(stage: Stage, examples: readonly RewardExample
   const video = vse / Math.max(1, vn);
   const parts: Record<string, number> = { video };
   let loss = video;
+  const byPrompt = new Map<string, number[]>();
+  idx.forEach((e, i) => {
+    const p = examples[e]!.prompt;
+    byPrompt.set(p, [...(byPrompt.get(p) ?? []), i]);
+  });
+  if (w.rank) {
+    // the within-prompt term over all pairs of a prompt's validation videos
+    let rse = 0;
+    let rn = 0;
+    for (const members of byPrompt.values()) {
+      for (const i of members) {
+        for (const j of members) {
+          if (i === j) continue;
+          for (let k = 0; k < K; k++) {
+            const [ti, tj] = [examples[idx[i]!]!.videoTarget[k], examples[idx[j]!]!.videoTarget[k]];
+            if (typeof ti !== 'number' || typeof tj !== 'number') continue;
+            rse += 0.5 * (out.video[i * K + k]! - ti - (out.video[j * K + k]! - tj)) ** 2;
+            rn++;
+          }
+        }
+      }
+    }
+    parts.rank = rse / Math.max(1, rn);
+    loss += w.rank * parts.rank;
+  }
   if (stage === 'patch') {
     const patch = pse / Math.max(1, pn);
     const distill = dse / Math.max(1, idx.length * K);
     parts.patch = patch;
     parts.distill = distill;
-    loss = patch + w.distill * distill + w.video * video;
+    loss = patch + w.distill * distill + w.video * video + (w.rank ? w.rank * parts.rank! : 0);
     if (w.tie) {
       parts.tie = tse / Math.max(1, idx.length * K);
       loss += w.tie * parts.tie;
     }
   }
-  return { loss, parts, videoSpearman: vx.length > 1 ? spearman(vx, vy) : null, patchSpearman: px.length > 1 ? spearman(px, py) : null };
+  const groups = vx.length === idx.length ? idx.map((e) => examples[e]!.prompt) : undefined;
+  const videoWithin = groups ? withinStats(vx, vy, groups).spearman : null;
+  return { loss, parts, videoSpearman: vx.length > 1 ? spearman(vx, vy) : null, patchSpearman: px.length > 1 ? spearman(px, py) : null, videoWithin };
 }
 
 /** Stage-2 initial parameters: stage 1's, with the patch head started as a copy of the video head. */
@@ -433,6 +502,18 @@ interface TrainState {
   runKey: string;
 }
 
+/** The indices of `idx`, grouped by the examples' prompts (groups in first-seen order). */
+function groupByPrompt(examples: readonly RewardExample[], idx: readonly number[]): number[][] {
+  const groups = new Map<string, number[]>();
+  for (const i of idx) {
+    const p = examples[i]!.prompt;
+    const g = groups.get(p);
+    if (g) g.push(i);
+    else groups.set(p, [i]);
+  }
+  return [...groups.values()];
+}
+
 const round = (x: number, d = 5) => Math.round(x * 10 ** d) / 10 ** d;
 
 /** Fit one stage (see the header). */
@@ -453,7 +534,8 @@ export async function fitReward(o: FitOptions): Promise<FitResult> {
   }
   if (s.select === 'patch' && o.stage !== 'patch') throw new HaloError('--select patch needs --stage patch (stage video has no patch scores to validate)');
   // select 'loss' is the default and leaves the run key as it was before `select` existed
-  const keySettings = s.select === 'loss' ? { ...s, select: undefined } : s;
+  // and so does rank 0 (the within-prompt term off)
+  const keySettings = { ...s, select: s.select === 'loss' ? undefined : s.select, loss: s.loss.rank ? s.loss : { ...s.loss, rank: undefined } };
   const runKey = sha256(JSON.stringify({ stage: o.stage, arch: a, settings: keySettings, data: data.hash, init: o.init?.id ?? null, tokenizer: o.tokenizer }));
   const manifestFile = path.join(out, MANIFEST_FILE);
   const resultOf = (status: FitResult['status'], m: Record<string, any>): FitResult => ({
@@ -531,8 +613,18 @@ export async function fitReward(o: FitOptions): Promise<FitResult> {
       swap.set(left, right);
       swap.set(right, left);
     }
+    const rank = Boolean(s.loss.rank);
+    const promptGroups = rank ? groupByPrompt(data.examples, split.train) : [];
     const feedsFor = (stepNo: number) =>
-      stageFeeds(o.stage, data.examples, batchIndices(stepNo, s.batch, split.train, s.seed), a, refs, s.augment ? { flip: flipsFor(stepNo, s.batch, s.seed), swap } : undefined);
+      stageFeeds(
+        o.stage,
+        data.examples,
+        rank ? groupedBatchIndices(stepNo, s.batch, promptGroups, s.seed) : batchIndices(stepNo, s.batch, split.train, s.seed),
+        a,
+        refs,
+        s.augment ? { flip: flipsFor(stepNo, s.batch, s.seed), swap } : undefined,
+        rank,
+      );
     let nextFeeds = feedsFor(state.step + 1);
     let lossAvg = 0;
     let seen = 0;
@@ -563,6 +655,7 @@ export async function fitReward(o: FitOptions): Promise<FitResult> {
         rec.val_loss = round(last.loss);
         for (const [k, v] of Object.entries(last.parts)) rec[`val_${k}`] = round(v);
         rec.val_video_spearman = last.videoSpearman === null ? null : round(last.videoSpearman, 4);
+        rec.val_video_within = last.videoWithin === null || last.videoWithin === undefined ? null : round(last.videoWithin, 4);
         if (o.stage === 'patch') rec.val_patch_spearman = last.patchSpearman === null ? null : round(last.patchSpearman, 4);
         rec.train_loss_avg = round(lossAvg / Math.max(1, seen));
         rec.elapsed = round((performance.now() - t0) / 1000, 2);

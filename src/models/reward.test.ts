@@ -15,10 +15,10 @@ import { WORDS } from '../world/grammar.js';
 import { SCORE_KEYS } from '../records/aspects.js';
 import { loadLabelled, splitByPrompt } from './reward-data.js';
 import { makeRewardFixture } from './reward-fixtures.js';
-import { patchTokens, rewardForward, type RewardArch } from './reward-graph.js';
+import { patchTokens, rewardForward, withinPromptLoss, type RewardArch } from './reward-graph.js';
 import { frameIndices, loadModelVideo } from './reward-input.js';
 import { loadRewardModel, scoreVideos } from './reward-model.js';
-import { DEFAULT_SETTINGS, fitReward, patchStageInit, selectionValue, type TrainSettings } from './reward-train.js';
+import { DEFAULT_SETTINGS, fitReward, groupedBatchIndices, patchStageInit, selectionValue, type TrainSettings } from './reward-train.js';
 import { Tokenizer } from './tokenizer.js';
 
 const tokenizer = Tokenizer.fromWords(WORDS, 24);
@@ -141,6 +141,52 @@ test.serial('fit: stage video lowers the loss; an interrupted fit resumes to the
   t.deepEqual(manifest.reward.grid, [4, 4, 4]);
 });
 
+test('the within-prompt term: ½ of the squared difference of errors, over same-prompt pairs and labelled keys', async (t) => {
+  const g = new GraphBuilder();
+  const [B, K] = [3, 2];
+  const p = g.input('p', 'float32', [B, K]);
+  const y = g.input('y', 'float32', [B, K]);
+  const m = g.input('m', 'float32', [B, K]);
+  const same = g.input('same', 'float32', [B, B]);
+  g.output(withinPromptLoss(g, p, y, m, same), 'l');
+  const s = await Session.create(g.graph);
+  // videos 0 and 1 share a prompt, 2 is alone; key 1 of video 1 unlabelled
+  const pred = [2, 3, 2.5, 1, 4, 4];
+  const lab = [1, 3, 3.5, 0, 1, 1];
+  const mask = [1, 1, 1, 0, 1, 1];
+  const sm = [0, 1, 0, 1, 0, 0, 0, 0, 0];
+  const run = async (pr: number[]) =>
+    (
+      await s.run({
+        p: tensor('float32', [B, K], Float32Array.from(pr)),
+        y: tensor('float32', [B, K], Float32Array.from(lab)),
+        m: tensor('float32', [B, K], Float32Array.from(mask)),
+        same: tensor('float32', [B, B], Float32Array.from(sm)),
+      })
+    ).l!.data[0] as number;
+  // errors: video 0 (1, 0), video 1 (−1, masked): pairs (0,1) and (1,0) on key 0: ½·(1 − (−1))² = 2 each
+  t.true(Math.abs((await run(pred)) - 2) < 1e-6);
+  // the same error on both videos of the prompt (any size): zero
+  t.true(Math.abs(await run([2, 3, 4.5, 1, 4, 4])) < 1e-6);
+  await s.release();
+});
+
+test('grouped batches: runs of one prompt (at most 4 of its videos), every video of a small prompt once per epoch', (t) => {
+  const groups = [[0, 1, 2, 3, 4, 5], [6, 7], [8, 9, 10, 11], [12]];
+  const perEpoch = 4 + 2 + 4 + 1;
+  const seen = [1, 2, 3].flatMap((step) => groupedBatchIndices(step, 11, groups, 5)).slice(0, perEpoch);
+  t.deepEqual([...seen].filter((i) => i >= 6).sort((a, b) => a - b), [6, 7, 8, 9, 10, 11, 12]);
+  t.is(seen.filter((i) => i < 6).length, 4);
+  const groupOf = (i: number) => groups.findIndex((g) => g.includes(i));
+  let runs = 1;
+  for (let i = 1; i < seen.length; i++) if (groupOf(seen[i]!) !== groupOf(seen[i - 1]!)) runs++;
+  t.is(runs, 4, 'each prompt appears as one run');
+  t.deepEqual(groupedBatchIndices(2, 11, groups, 5), groupedBatchIndices(2, 11, groups, 5), 'deterministic');
+  // later epochs draw other videos of the big prompt
+  const big = new Set([0, 1, 2, 3, 4, 5, 6, 7, 8].flatMap((st) => groupedBatchIndices(st, 11, groups, 5)).filter((i) => i < 6));
+  t.true(big.size > 4);
+});
+
 test('selection: the validation loss, or a Spearman (negated: lower is better)', (t) => {
   const m = { loss: 0.3, parts: {}, videoSpearman: 0.5, patchSpearman: 0.7 };
   t.is(selectionValue(undefined, m), 0.3);
@@ -161,6 +207,13 @@ test.serial('fit --select video keeps the step of the best validation Spearman',
   const manifest = JSON.parse(await readFile(path.join(out, 'manifest.json'), 'utf8'));
   t.is(manifest.provenance.training.best_step, best.step);
   t.true(Math.abs(manifest.provenance.training.validation.videoSpearman - best.val_video_spearman) < 1e-4);
+  // the within-prompt term: it is logged, and validated
+  const ranked = path.join(dir, 'rank');
+  await fitReward({ stage: 'video', data, arch, tokenizer: tokenizer.spec, name: 'rm-test', fps: 8, settings: { ...settings, loss: { ...settings.loss, rank: 1 } }, inProcess: true, out: ranked });
+  const rlog = (await readFile(path.join(ranked, 'train.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+  t.true(rlog.every((l) => typeof l.loss_rank === 'number' && l.loss_rank >= 0));
+  t.true(rlog.some((l) => l.loss_rank > 0), 'batches hold videos of the same prompt');
+  t.true(rlog.filter((l) => 'val_rank' in l).length === 3);
   await t.throwsAsync(() => fitReward({ stage: 'video', data, arch, tokenizer: tokenizer.spec, name: 'rm-test', fps: 8, settings: { ...settings, select: 'patch' }, inProcess: true, out: path.join(dir, 'select-patch') }), {
     message: /--select patch needs --stage patch/,
   });
