@@ -433,16 +433,15 @@ export function validationMetrics(stage: Stage, examples: readonly RewardExample
   const video = vse / Math.max(1, vn);
   const parts: Record<string, number> = { video };
   let loss = video;
-  const byPrompt = new Map<string, number[]>();
-  idx.forEach((e, i) => {
-    const p = examples[e]!.prompt;
-    byPrompt.set(p, [...(byPrompt.get(p) ?? []), i]);
-  });
   if (w.rank) {
-    // the within-prompt term over all pairs of a prompt's validation videos
+    // the within-prompt term over all pairs of a prompt's validation videos (i: position in idx)
+    const byPrompt = groupByPrompt(
+      idx.map((e) => examples[e]!),
+      idx.map((_, i) => i),
+    );
     let rse = 0;
     let rn = 0;
-    for (const members of byPrompt.values()) {
+    for (const members of byPrompt) {
       for (const i of members) {
         for (const j of members) {
           if (i === j) continue;
