@@ -132,8 +132,8 @@ RM_RUN ?= runs/rm
 RM_VIDEOS ?= 1200
 RM_EVAL_VIDEOS ?= 320
 RM_SEED ?= 1
-RM_FIT_FLAGS ?= --seed $(RM_SEED) --steps 4000 --patience 40
-RM_GEN_PROMPTS ?= 800
+RM_FIT_FLAGS ?= --seed $(RM_SEED) --steps 4000 --patience 40 --rank 2
+RM_GEN_PROMPTS ?= 1600
 RM_GEN_EVAL_PROMPTS ?= 80
 .PHONY: rm-fit rm-eval rm-fixture
 .PRECIOUS: $(RM_RUN)/%-samples.jsonl $(RM_RUN)/%-labels.jsonl $(RM_RUN)/gen-%-samples.jsonl

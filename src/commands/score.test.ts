@@ -199,7 +199,7 @@ test.serial('the shipped model (the default) boxes patches the oracle also marks
   // Boxes carry the oracle's verdict: a boxed patch is at least twice as likely to be defective as an
   // unboxed one, and at least half the boxes are. (Precision over a few dozen videos swings widely from
   // one draw to the next — 0.58 to 1.0 over ten draws of 32 held-out corpus videos — so a high bar here
-  // would test the draw; over 320 held-out corpus videos it is 0.90, over 320 generator samples 1.0:
+  // would test the draw; over 320 held-out corpus videos it is 0.82, over 320 generator samples 1.0:
   // docs/reward-model.md.)
   let boxed = 0;
   let right = 0;
