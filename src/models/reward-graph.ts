@@ -173,7 +173,7 @@ export const DEFAULT_LOSS_WEIGHTS: LossWeights = { distill: 0.5, video: 1, tie: 
 
 /**
  * Within-prompt term: mean over ordered pairs (i, j) of the same prompt (same[i, j] = 1, i ≠ j) and
- * keys both label of ½((p_i − t_i) − (p_j − t_j))². Zero when the errors within each prompt are
+ * keys both labelled of ½((p_i − t_i) − (p_j − t_j))². Zero when the errors within each prompt are
  * equal, whatever they are: it asks only for the right differences between a prompt's videos.
  */
 export function withinPromptLoss(g: GraphBuilder, pred: Value, target: Value, mask: Value, same: Value): Value {

@@ -614,6 +614,7 @@ export async function fitReward(o: FitOptions): Promise<FitResult> {
     }
     const rank = Boolean(s.loss.rank);
     const promptGroups = rank ? groupByPrompt(data.examples, split.train) : [];
+    if (rank && promptGroups.every((g) => g.length < 2)) log(`${out}: warning: no training prompt has two videos, so the within-prompt term (--rank) is always zero`);
     const feedsFor = (stepNo: number) =>
       stageFeeds(
         o.stage,
