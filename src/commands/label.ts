@@ -110,10 +110,10 @@ export const labelCommand: CommandSpec = {
       .command('$0 [inputs..]', 'label records (the default)', labelFlags, (args) => runLabel(args as Record<string, unknown>))
       .command(
         'agree <a> <b>',
-        'agreement of two label or score files on the videos and patches they share (Spearman, Kendall tau-b, mean absolute difference)',
+        'agreement of two label or score files on the videos and patches they share (Spearman, Kendall tau-b, mean absolute difference; and Spearman and pair order within each prompt and each video)',
         (sub: Argv) =>
           sub
-            .usage('halo-label agree A B [--json]\n\nA and B: JSONL files of label records (halo-label) or score records (halo-score), matched by sample_id.')
+            .usage('halo-label agree A B [--json]\n\nA and B: JSONL files of label records (halo-label) or score records (halo-score), matched by sample_id.\nwithin_spearman / within_pairs: the same ranking inside groups (the videos of one prompt; the patches of one video).')
             .positional('a', { type: 'string', describe: 'first file (- = stdin)' })
             .positional('b', { type: 'string', describe: 'second file' })
             .option('level', { choices: ['video', 'patch', 'both'] as const, default: 'both', describe: 'which levels to report' })
